@@ -1,0 +1,88 @@
+"""The one clock: every "now" and every wait in the collector goes through it.
+
+Production uses :class:`SystemClock`; tests inject :class:`ManualClock` and move
+time by hand, so no test sleeps to see a pause end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Wall time for records and dates, monotonic time and sleeping for waits."""
+
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back; only differences matter."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Return after ``seconds`` of this clock's time (at once for <= 0)."""
+        ...
+
+
+class SystemClock:
+    """Real time: ``time.time`` for wall time, the loop's clock for waits."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FixedWallClock(SystemClock):
+    """Real waits, but a wall time pinned to ``at`` plus the time since creation.
+
+    Used by tests and the demo so the collector and the emulator agree on "today".
+    """
+
+    def __init__(self, at: dt.datetime) -> None:
+        self._at = at
+        self._start = time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return self._at + dt.timedelta(seconds=time.monotonic() - self._start)
+
+
+class ManualClock:
+    """A clock that moves only when told to; ``sleep`` waits until it is advanced."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self._wall = at
+        self._mono = 0.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def now(self) -> dt.datetime:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._mono + seconds, future))
+        await future
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward and wake every sleeper whose deadline has passed."""
+        self._mono += seconds
+        self._wall += dt.timedelta(seconds=seconds)
+        due = [(t, f) for t, f in self._sleepers if t <= self._mono]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self._mono]
+        for _, future in due:
+            if not future.done():
+                future.set_result(None)

@@ -1,0 +1,69 @@
+"""The one record schema every sink writes: a single insight point.
+
+Fields (NDJSON keys and SQLite columns alike):
+
+- ``account_id``: the IG user id, as a string.
+- ``metric``, ``period``: as the API names them.
+- ``end_time``: RFC 3339 UTC (``2019-12-20T08:00:00Z``), or ``None`` where the
+  API gives none (lifetime audience maps, demographics).
+- ``dimensions``: ``{}`` for a plain value; ``{"hour": "13"}`` for
+  ``online_followers``; ``{"city": ...}`` etc. for ``audience_*``; breakdown
+  key -> value for ``total_value`` metrics.
+- ``value``: a number.
+- ``api_version``: e.g. ``v17.0``.
+- ``fetched_at``: RFC 3339 UTC time the answer was received.
+
+The identity of a point is (account_id, metric, period, end_time, dimensions);
+``value``, ``api_version`` and ``fetched_at`` are its payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    account_id: str
+    metric: str
+    period: str
+    end_time: str | None
+    dimensions: Mapping[str, str]
+    value: int | float
+    api_version: str
+    fetched_at: str
+
+    def key(self) -> tuple[str, str, str, str | None, str]:
+        """The identity of the point: equal keys mean the same observation."""
+        return (self.account_id, self.metric, self.period, self.end_time, dimensions_json(self.dimensions))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "metric": self.metric,
+            "period": self.period,
+            "end_time": self.end_time,
+            "dimensions": dict(self.dimensions),
+            "value": self.value,
+            "api_version": self.api_version,
+            "fetched_at": self.fetched_at,
+        }
+
+
+def dimensions_json(dimensions: Mapping[str, str]) -> str:
+    """Canonical JSON text of a dimensions object (sorted keys), as stored in SQLite."""
+    return orjson.dumps(dict(dimensions), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """An aware datetime as RFC 3339 UTC with a ``Z``: ``2019-12-20T08:00:00Z``."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def graph_time_to_rfc3339(end_time: str) -> str:
+    """Graph's ``2019-12-20T08:00:00+0000`` as ``2019-12-20T08:00:00Z``."""
+    return rfc3339(dt.datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z"))
