@@ -30,6 +30,7 @@ TOML layout (every table but ``[[apps]]`` and ``[[accounts]]`` is optional)::
     rate = 0.1                   # fraction of counted calls that fail
     kinds = ["transient_1", "html_502"]   # drawn uniformly; default: all kinds
     slow_s = 30                  # how long a "slow" answer stalls
+    batch_null_rate = 0.05       # batch items answered null ("no time for it")
     [[faults.schedule]]          # explicit faults, by 1-based call number
     call = 3
     kind = "truncated_json"
@@ -147,6 +148,7 @@ class FaultSettings:
     kinds: tuple[str, ...] = FAULT_KINDS
     slow_s: float = 30.0
     schedule: tuple[ScheduledFault, ...] = ()
+    batch_null_rate: float = 0.0  # fraction of batch items answered ``null``
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,9 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
     latency_raw = _table(raw, "latency", source)
     _check_keys(latency_raw, set(LatencySettings.__dataclass_fields__), f"{source}: [latency]")
     faults_raw = _table(raw, "faults", source)
-    _check_keys(faults_raw, {"rate", "kinds", "slow_s", "schedule"}, f"{source}: [faults]")
+    _check_keys(
+        faults_raw, {"rate", "kinds", "slow_s", "schedule", "batch_null_rate"}, f"{source}: [faults]"
+    )
     kinds = tuple(faults_raw.get("kinds", FAULT_KINDS))
     schedule = tuple(
         ScheduledFault(call=int(s["call"]), kind=str(s["kind"]))
@@ -291,6 +295,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
             kinds=kinds,
             slow_s=float(faults_raw.get("slow_s", 30.0)),
             schedule=schedule,
+            batch_null_rate=float(faults_raw.get("batch_null_rate", 0.0)),
         ),
         revision_hours=float(raw.get("revision_hours", 48.0)),
         since_edge=since_edge,
