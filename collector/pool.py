@@ -1,0 +1,300 @@
+"""The worker pool: sends planned requests under the apps' budgets, retries, isolates.
+
+Each app has its own workers (its ``concurrency``), fed by its :class:`Lane`, and
+its own budget (:class:`AppBudget`, asyncio-throttle over ``calls_per_hour``). A
+global semaphore bounds what is in flight on the wire. A worker waiting for its
+app's budget holds no global slot, so a spent app never slows another.
+
+Every request ends as exactly one :class:`~collector.outcome.Outcome` handed to
+the sink (``done`` with points, ``no_data``, or ``failed`` with a reason); the
+ledger and the data are committed together by the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from asyncio_throttle import Throttler
+
+from collector.clock import Clock
+from collector.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
+from collector.errors import GraphError, Scope, TokenInvalid
+from collector.graph import GraphRequest, Transport, checked_body
+from collector.outcome import Outcome
+from collector.parse import fetched_now, points_from_body
+from collector.pacific import end_time_of
+from collector.planner import PlannedRequest
+from collector.policy import Action, RetryPolicy, decide
+
+log = structlog.get_logger("collector.pool")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What the pool needs to know of an app."""
+
+    name: str
+    calls_per_hour: float
+    concurrency: int
+    app_secret: str | None = field(default=None, repr=False)
+
+
+class AppBudget:
+    """An app's ``calls_per_hour``, enforced with asyncio-throttle.
+
+    The hour is cut into one-minute periods of ``calls_per_hour / 60`` calls (when
+    the budget allows at least one call a minute): no rolling hour can then hold
+    more than the budget, and the calls are spread instead of burst.
+    """
+
+    def __init__(self, calls_per_hour: float) -> None:
+        if calls_per_hour >= 60:
+            rate, period = max(1, int(calls_per_hour // 60)), 60.0
+        else:
+            rate, period = max(1, int(calls_per_hour)), 3600.0
+        # asyncio-throttle polls; a poll interval near one call's share keeps it cheap.
+        interval = min(0.05, max(0.002, period / rate / 2))
+        self._throttler = Throttler(rate_limit=rate, period=period, retry_interval=interval)
+
+    async def acquire(self) -> None:
+        await self._throttler.acquire()
+
+
+@dataclass
+class RunStats:
+    """What happened in a run, for the summary."""
+
+    planned: int = 0
+    calls_by_app: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)
+    failed_accounts: dict[str, str] = field(default_factory=dict)
+    accounts_done: int = 0
+    dead_tokens: int = 0
+
+    @property
+    def calls(self) -> int:
+        return sum(self.calls_by_app.values())
+
+
+def token_fingerprint(token: str) -> str:
+    """A short, irreversible name for a token, safe for logs."""
+    return "tok-" + hashlib.sha256(token.encode()).hexdigest()[:10]
+
+
+class Pool:
+    """Runs every lane to completion; one instance per run."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        emit: Callable[[Outcome], Awaitable[None]],
+        source: AccountSource,
+        apps: Mapping[str, AppSettings],
+        accounts: Mapping[str, Callable[[], Iterator[AccountRun]]],
+        clock: Clock,
+        version: str,
+        concurrency: int = 32,
+        per_account: int = 4,
+        policy: RetryPolicy | None = None,
+        seed: int | None = None,
+        progress: Callable[[RunStats], None] | None = None,
+    ) -> None:
+        self._transport = transport
+        self._emit_sink = emit
+        self._apps = apps
+        self._clock = clock
+        self._version = version
+        self._policy = policy or RetryPolicy()
+        self._rng = random.Random(seed)
+        self._global = asyncio.Semaphore(concurrency)
+        self._budgets = {name: AppBudget(app.calls_per_hour) for name, app in apps.items()}
+        self._dead_tokens: dict[str, str] = {}
+        self._token_pauses: dict[str, float] = {}
+        self._progress = progress
+        self.stats = RunStats()
+        self._lanes = {
+            name: Lane(
+                name,
+                accounts[name](),
+                source,
+                self._emit,
+                clock,
+                max_active=max(8, 2 * app.concurrency),
+                per_account=per_account,
+                token_stopped=self._dead_tokens.get,
+                token_paused_until=lambda t: self._token_pauses.get(t, 0.0),
+                on_account_done=self._account_done,
+            )
+            for name, app in apps.items()
+            if name in accounts
+        }
+
+    async def run(self) -> RunStats:
+        """Collect everything; returns when every lane is empty and idle."""
+        workers = [
+            asyncio.create_task(self._worker(lane, self._apps[name]), name=f"worker-{name}-{i}")
+            for name, lane in self._lanes.items()
+            for i in range(max(1, self._apps[name].concurrency))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+        return self.stats
+
+    async def _emit(self, outcome: Outcome) -> None:
+        self.stats.outcomes[outcome.state] += 1
+        if outcome.state == "failed":
+            self.stats.failures[outcome.reason or "unknown"] += 1
+        await self._emit_sink(outcome)
+        if self._progress is not None:
+            self._progress(self.stats)
+
+    def _account_done(self, account: AccountRun) -> None:
+        self.stats.accounts_done += 1
+        if account.stopped:
+            self.stats.failed_accounts[account.id] = account.stopped
+        log.info("account_done", account=account.id, app=account.app, stopped=account.stopped)
+
+    async def _worker(self, lane: Lane, app: AppSettings) -> None:
+        budget = self._budgets[app.name]
+        while (job := await lane.next_job()) is not None:
+            outcome = await self._attempt(job, lane, app, budget)
+            if outcome is None:
+                continue  # queued for a retry
+            lane.finished(job)
+            await self._emit(outcome)
+
+    async def _attempt(
+        self, job: Job, lane: Lane, app: AppSettings, budget: AppBudget
+    ) -> Outcome | None:
+        """Send ``job`` once; its outcome, or ``None`` when it went back for a retry."""
+        request = job.request
+        account = job.account
+        stopped = account.stopped or self._dead_tokens.get(account.token)
+        if stopped:
+            return failed_outcome(request, stopped, attempts=job.attempts)
+        window = _window_text(request)
+        with structlog.contextvars.bound_contextvars(
+            account=account.id, app=app.name, window=window
+        ):
+            await budget.acquire()
+            async with self._global:
+                job.attempts += 1
+                self.stats.calls_by_app[app.name] += 1
+                try:
+                    response = await self._transport.send(self._graph_request(request, account, app))
+                    body = checked_body(response)
+                    fetched_at = fetched_now(self._clock.now())
+                    points = _points(request, body, self._version, fetched_at)
+                except GraphError as error:
+                    return self._on_error(job, lane, error)
+            state = "done" if points else "no_data"
+            log.debug("request_done", metrics=",".join(request.metrics), points=len(points))
+            return Outcome(
+                key=request.key,
+                account_id=request.account_id,
+                app=request.app,
+                metrics=request.metrics,
+                period=request.period,
+                since=request.window.since if request.window else None,
+                until=request.window.until if request.window else None,
+                state=state,
+                points=tuple(points),
+                attempts=job.attempts,
+            )
+
+    def _graph_request(self, request: PlannedRequest, account: AccountRun, app: AppSettings) -> GraphRequest:
+        params: list[tuple[str, str]] = [
+            ("metric", ",".join(request.metrics)),
+            ("period", request.period),
+        ]
+        if request.window is not None:
+            params.append(("since", str(request.window.since)))
+            params.append(("until", str(request.window.until)))
+        params.extend(request.params)
+        return GraphRequest(
+            f"{request.account_id}/insights", tuple(params), account.token, app.app_secret
+        )
+
+    def _on_error(self, job: Job, lane: Lane, error: GraphError) -> Outcome | None:
+        account = job.account
+        decision = decide(
+            error,
+            attempts=job.attempts,
+            throttle_waits=job.throttle_waits,
+            policy=self._policy,
+            draw=self._rng.random(),
+        )
+        fields = {"error": error.reason, "detail": str(error), "attempt": job.attempts}
+        if decision.action is Action.RETRY:
+            self.stats.retries[error.reason] += 1
+            if decision.scope is not Scope.REQUEST:
+                job.throttle_waits += 1
+                self.stats.throttled[decision.scope.value] += 1
+                self._pause(decision.scope, account, lane, decision.delay_s)
+                log.warning("budget_paused", scope=decision.scope.value, pause_s=round(decision.delay_s, 1), **fields)
+            else:
+                log.info("request_retried", delay_s=round(decision.delay_s, 2), **fields)
+            lane.retry_later(job, decision.delay_s)
+            return None
+        if isinstance(error, TokenInvalid) or decision.scope is Scope.TOKEN:
+            if account.token not in self._dead_tokens:
+                self._dead_tokens[account.token] = error.reason
+                self.stats.dead_tokens += 1
+                log.error("token_invalid", token=token_fingerprint(account.token), **fields)
+            for other in self._lanes.values():
+                other.wake()
+        elif decision.scope is Scope.ACCOUNT:
+            if account.stopped is None:
+                account.stopped = error.reason
+                log.error("account_stopped", **fields)
+        else:
+            log.warning("request_failed", metrics=",".join(job.request.metrics), **fields)
+        return failed_outcome(job.request, error.reason, attempts=job.attempts)
+
+    def _pause(self, scope: Scope, account: AccountRun, lane: Lane, seconds: float) -> None:
+        until = self._clock.monotonic() + seconds
+        if scope is Scope.APP:
+            lane.pause_app(seconds)
+        elif scope is Scope.TOKEN:
+            self._token_pauses[account.token] = max(self._token_pauses.get(account.token, 0.0), until)
+        else:
+            account.paused_until = max(account.paused_until, until)
+
+
+def _window_text(request: PlannedRequest) -> str:
+    window = request.window
+    if window is None:
+        return "lifetime"
+    return f"{window.first.isoformat()}..{window.last.isoformat()}"
+
+
+def _points(request: PlannedRequest, body: object, version: str, fetched_at: str) -> list:  # type: ignore[type-arg]
+    window = request.window
+    end_times: set[str] | None = None
+    total_end: str | None = None
+    if window is not None:
+        end_times = {end_time_of(day) for day in window.dates()}
+        if window.first == window.last:
+            total_end = end_time_of(window.first)
+    return points_from_body(
+        body,
+        account_id=request.account_id,
+        metrics=set(request.metrics),
+        api_version=version,
+        fetched_at=fetched_at,
+        end_times=end_times,
+        total_end_time=total_end,
+    )

@@ -1,0 +1,125 @@
+"""The end of a run, told twice: a ``run_summary`` event and a table for people.
+
+Also the progress line shown on a terminal during a pull.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Figures of one run; ``plan_minimum`` is the plan's request count (no retries)."""
+
+    planned: int
+    skipped_finished: int
+    calls: int
+    calls_by_app: Mapping[str, int]
+    plan_minimum_s: Mapping[str, float]
+    points_written: int
+    points_unchanged: int
+    no_data: int
+    done: int
+    failed: int
+    failures: Mapping[str, int]
+    failed_accounts: Mapping[str, str]
+    retries: Mapping[str, int]
+    throttled: Mapping[str, int]
+    duration_s: float
+    ndjson: str | None
+    sqlite: str
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything planned is done; 1 when something failed."""
+        return 1 if self.failed else 0
+
+    def event_fields(self) -> dict[str, object]:
+        return {
+            "planned": self.planned,
+            "already_done": self.skipped_finished,
+            "requests": self.calls,
+            "calls_by_app": dict(self.calls_by_app),
+            "points_written": self.points_written,
+            "points_unchanged": self.points_unchanged,
+            "done": self.done,
+            "no_data": self.no_data,
+            "failed": self.failed,
+            "failures": dict(self.failures),
+            "failed_accounts": dict(self.failed_accounts),
+            "retries": dict(self.retries),
+            "throttled": dict(self.throttled),
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def render_table(summary: RunSummary) -> str:
+    """A plain-text table of the run, for the terminal."""
+    rows: list[tuple[str, str]] = [
+        ("requests planned", f"{summary.planned:,}"),
+        ("  already done (resumed)", f"{summary.skipped_finished:,}"),
+        ("requests sent", f"{summary.calls:,}"),
+    ]
+    for app, calls in sorted(summary.calls_by_app.items()):
+        minimum = summary.plan_minimum_s.get(app, 0.0)
+        rows.append((f"  app {app}", f"{calls:,} calls (budget allows the plan in {minimum:,.0f} s)"))
+    rows += [
+        ("points written", f"{summary.points_written:,}"),
+        ("points unchanged", f"{summary.points_unchanged:,}"),
+        ("requests done", f"{summary.done:,}"),
+        ("requests with no data", f"{summary.no_data:,}"),
+        ("requests failed", f"{summary.failed:,}"),
+    ]
+    for reason, count in sorted(summary.failures.items()):
+        rows.append((f"  {reason}", f"{count:,}"))
+    for reason, count in sorted(summary.retries.items()):
+        rows.append((f"retried after {reason}", f"{count:,}"))
+    for account, reason in sorted(summary.failed_accounts.items()):
+        rows.append((f"  account {account}", f"stopped: {reason}"))
+    rows += [
+        ("duration", f"{summary.duration_s:,.2f} s"),
+        ("sqlite", summary.sqlite),
+        ("ndjson", summary.ndjson or "(off)"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
+
+
+class Progress:
+    """A one-line progress bar with an ETA, drawn on a terminal only."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, *, every_s: float = 0.2) -> None:
+        self._total = max(0, total)
+        self._stream = stream or sys.stderr
+        self._enabled = self._stream.isatty() and total > 0
+        self._start = time.monotonic()
+        self._last = 0.0
+        self._every = every_s
+
+    def update(self, finished: int, failed: int = 0) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < self._every and finished < self._total:
+            return
+        self._last = now
+        fraction = min(1.0, finished / self._total)
+        elapsed = now - self._start
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        bar = "#" * int(fraction * 30)
+        self._stream.write(
+            f"\r[{bar:<30}] {finished:,}/{self._total:,} requests"
+            f"{f', {failed:,} failed' if failed else ''}  ETA {eta:,.0f} s  "
+        )
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._enabled:
+            self._stream.write("\n")
+            self._stream.flush()
