@@ -1,0 +1,371 @@
+"""Configuration: one TOML file (plus an optional CSV registry), parsed once, at the edge.
+
+:func:`load_config` turns the file into frozen dataclasses or raises one
+:class:`ConfigError` naming the file, the key or row, the problem and the fix;
+nothing past this module reads the environment, the config or a secret file.
+``config/example.toml`` shows and explains every key.
+
+Secrets (account tokens, app secrets) are resolved here into plain strings held
+in fields declared ``repr=False``: printing or logging a config never shows them,
+and the client reads them as ordinary attributes (``account.token``). Secrets
+written literally work but add one warning to :attr:`Config.warnings`.
+
+Dates in ``[collect]`` are the Pacific calendar days whose values are wanted
+(day D's value carries the end_time that starts D+1; SPEC section 3); the
+planner turns them into windows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from collector import catalogue
+from collector.config_checks import (
+    ConfigError,
+    DateSpec,
+    Table,
+    check_order,
+    check_timeframes,
+    choose_metrics,
+    numeric_id,
+    parse_date_spec,
+    secret_value,
+)
+from collector.registry import AccountConfig, load_accounts
+from collector.secrets import SecretResolver
+
+__all__ = [
+    "AccountConfig",
+    "AppConfig",
+    "CollectSettings",
+    "Config",
+    "ConfigError",
+    "DateSpec",
+    "GraphSettings",
+    "LogSettings",
+    "OutputSettings",
+    "apply_overrides",
+    "load_config",
+    "resolve_range",
+]
+
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_NDJSON = "out/insights.ndjson"
+DEFAULT_SQLITE = "out/insights.sqlite"
+
+_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log")
+_GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency")
+_APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency")
+_COLLECT = ("metrics", "periods", "since", "until", "timeframes")
+_OUTPUT = ("ndjson", "sqlite")
+_LOG = ("format", "level")
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """Where and how to call the Graph API (``base_url`` has no trailing slash)."""
+
+    api_version: str
+    base_url: str = DEFAULT_BASE_URL
+    token_in: Literal["header", "query"] = "header"
+    timeout_s: float = 30.0
+    concurrency: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """A Meta app: its budget and its secret (for ``appsecret_proof``; ``None``: none sent)."""
+
+    name: str
+    app_id: str
+    app_secret: str | None = field(repr=False)
+    calls_per_hour: float
+    concurrency: int
+
+
+@dataclass(frozen=True, slots=True)
+class CollectSettings:
+    """What to collect: metrics and periods checked against the version, a date range."""
+
+    metrics: tuple[str, ...]
+    periods: tuple[str, ...]
+    since: DateSpec
+    until: DateSpec
+    timeframes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """Sink paths, relative to the working directory; a ``.gz`` NDJSON path is gzipped."""
+
+    ndjson: Path = Path(DEFAULT_NDJSON)
+    sqlite: Path = Path(DEFAULT_SQLITE)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """Log rendering (``auto``: console on a terminal, JSON otherwise) and level."""
+
+    format: Literal["auto", "json", "console"] = "auto"
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration; ``source`` is the file it came from."""
+
+    source: Path
+    graph: GraphSettings
+    apps: tuple[AppConfig, ...]
+    accounts: tuple[AccountConfig, ...]
+    collect: CollectSettings
+    output: OutputSettings
+    log: LogSettings
+    warnings: tuple[str, ...] = ()
+
+    def app(self, name: str) -> AppConfig:
+        """The app called ``name``; ``KeyError`` if there is none (load_config rules it out)."""
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise KeyError(name)
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and resolve the config at ``path``; raises :class:`ConfigError`.
+
+    ``environ`` is where ``env:`` secrets are looked up (default ``os.environ``).
+    Relative ``[registry].path`` and ``file:`` secrets are taken from the config
+    file's folder (for registry tokens: the CSV's folder); output paths from the
+    working directory.
+    """
+    top = Table(_read_toml(path), "", path, _TOP)
+    graph = _graph(top.table("graph", _GRAPH))
+    resolver = SecretResolver(os.environ if environ is None else environ)
+    apps = _apps(top, graph, resolver)
+    accounts = load_accounts(top, [app.name for app in apps], resolver)
+    collect_table = top.table("collect", _COLLECT)
+    collect, warnings = _collect(collect_table, graph.api_version)
+    output_table = top.table("output", _OUTPUT)
+    log_table = top.table("log", _LOG)
+    output = OutputSettings(
+        ndjson=Path(output_table.string("ndjson", DEFAULT_NDJSON)),
+        sqlite=Path(output_table.string("sqlite", DEFAULT_SQLITE)),
+    )
+    log_format = log_table.choice("format", ("auto", "json", "console"), "auto")
+    log = LogSettings(
+        format="json" if log_format == "json" else "console" if log_format == "console" else "auto",
+        level=log_table.choice("level", _LEVELS, "info"),
+    )
+    if resolver.literal_count:
+        warnings.append(
+            f"{resolver.literal_count} secret(s) are written literally in the config or registry; "
+            "prefer env:NAME or file:PATH so the files can be shared safely"
+        )
+    warnings.extend(_url_warnings(graph.base_url))
+    return Config(path, graph, apps, accounts, collect, output, log, tuple(warnings))
+
+
+def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last Pacific day to collect, given the Pacific ``today`` (pure).
+
+    Raises :class:`ConfigError` (no file) when the range is empty, which only a
+    mix of absolute and relative dates can make undetected at load time.
+    """
+    since, until = collect.since.resolve(today), collect.until.resolve(today)
+    if since > until:
+        raise ConfigError(
+            None,
+            "[collect]",
+            f"since {collect.since} ({since}) is after until {collect.until} ({until})",
+            "make since the earlier day",
+        )
+    return since, until
+
+
+def apply_overrides(
+    config: Config,
+    *,
+    since: str | DateSpec | None = None,
+    until: str | DateSpec | None = None,
+    accounts: list[str] | None = None,
+    ndjson: str | Path | None = None,
+    sqlite: str | Path | None = None,
+) -> Config:
+    """``config`` with the CLI's flags applied; raises :class:`ConfigError` naming the flag.
+
+    ``accounts`` keeps only those ids (in registry order); an id the config
+    does not list is an error. Dates take the same forms as in the file.
+    """
+    collect = config.collect
+    for flag, value in (("since", since), ("until", until)):
+        if value is None:
+            continue
+        try:
+            spec = value if isinstance(value, DateSpec) else parse_date_spec(value)
+        except ValueError as exc:
+            raise ConfigError(
+                config.source, f"--{flag}", str(exc), "write YYYY-MM-DD or Nd"
+            ) from None
+        collect = replace(collect, since=spec) if flag == "since" else replace(collect, until=spec)
+    if not check_order(collect.since, collect.until):
+        raise ConfigError(
+            config.source,
+            "--since/--until",
+            f"since {collect.since} is after until {collect.until}",
+            "make since the earlier day",
+        )
+    chosen = config.accounts
+    if accounts is not None:
+        chosen = _filter_accounts(config, accounts)
+    output = config.output
+    if ndjson is not None:
+        output = replace(output, ndjson=Path(ndjson))
+    if sqlite is not None:
+        output = replace(output, sqlite=Path(sqlite))
+    return replace(config, collect=collect, accounts=chosen, output=output)
+
+
+def _filter_accounts(config: Config, wanted: Iterable[str]) -> tuple[AccountConfig, ...]:
+    wanted_ids = {w.strip() for w in wanted if w.strip()}
+    if not wanted_ids:
+        raise ConfigError(config.source, "--accounts", "names no account", "give account ids")
+    known = {account.id for account in config.accounts}
+    unknown = sorted(wanted_ids - known)
+    if unknown:
+        raise ConfigError(
+            config.source,
+            "--accounts",
+            f"not in the config or registry: {', '.join(unknown)}",
+            "add them to [[accounts]] or the registry CSV, or drop them from --accounts",
+        )
+    return tuple(account for account in config.accounts if account.id in wanted_ids)
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(path, "", "config file does not exist", "check the path") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "is not UTF-8 text", "save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib puts "(at line L, column C)" at the end of its message
+        text = str(exc)
+        where, _, rest = text.rpartition("(at ")
+        location = rest.rstrip(")").split(",")[0] if where else "TOML"
+        raise ConfigError(
+            path, location, f"TOML syntax error: {where.strip() or text}", "see toml.io"
+        ) from None
+
+
+def _graph(table: Table) -> GraphSettings:
+    if not table.data:
+        raise ConfigError(
+            table.file, "[graph]", "is required", 'add [graph] with api_version = "v22.0"'
+        )
+    version = table.string("api_version", hint='add api_version = "v22.0" to [graph]')
+    try:
+        catalogue.parse_version(version)
+    except ValueError:
+        raise table.error(
+            "api_version", f'"{version}" is not of the form vNN.N', 'write e.g. "v22.0"'
+        ) from None
+    base_url = table.string("base_url", DEFAULT_BASE_URL).rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise table.error(
+            "base_url", "must be an http(s) URL without query", f'e.g. "{DEFAULT_BASE_URL}"'
+        )
+    token_in = table.choice("token_in", ("header", "query"), "header")
+    return GraphSettings(
+        api_version=version,
+        base_url=base_url,
+        token_in="query" if token_in == "query" else "header",
+        timeout_s=table.positive_number("timeout_s", 30.0),
+        concurrency=table.integer("concurrency", 32, minimum=1),
+    )
+
+
+def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[AppConfig, ...]:
+    apps: list[AppConfig] = []
+    seen_names: dict[str, str] = {}
+    seen_ids: dict[str, str] = {}
+    for table in top.tables("apps", _APP):
+        name = table.string("name").strip()
+        if name in seen_names:
+            raise table.error("name", f'"{name}" is also {seen_names[name]}', "rename one")
+        app_id = numeric_id(table, "app_id")
+        if app_id in seen_ids:
+            raise table.error(
+                "app_id",
+                f"{app_id} is also the app_id of {seen_ids[app_id]}",
+                "one app, one [[apps]] entry: its budget is shared",
+            )
+        seen_names[name] = seen_ids[app_id] = table.path
+        secret = None
+        if table.has("app_secret"):
+            secret = secret_value(table, "app_secret", resolver, table.file.parent)
+        apps.append(
+            AppConfig(
+                name=name,
+                app_id=app_id,
+                app_secret=secret,
+                calls_per_hour=table.positive_number("calls_per_hour", None),
+                concurrency=table.integer("concurrency", graph.concurrency, minimum=1),
+            )
+        )
+    if not apps:
+        raise ConfigError(
+            top.file,
+            "[[apps]]",
+            "no app is configured",
+            "add [[apps]] with name, app_id and calls_per_hour",
+        )
+    return tuple(apps)
+
+
+def _collect(table: Table, version: str) -> tuple[CollectSettings, list[str]]:
+    metrics, periods, warnings = choose_metrics(
+        table, version, table.string_list("metrics"), table.string_list("periods")
+    )
+    dates: dict[str, DateSpec] = {}
+    for key, default in (("since", "30d"), ("until", "0d")):
+        try:
+            dates[key] = parse_date_spec(table.data.get(key, default))
+        except ValueError as exc:
+            raise table.error(
+                key, str(exc), 'write YYYY-MM-DD or "Nd" (N days before today)'
+            ) from None
+    if not check_order(dates["since"], dates["until"]):
+        raise table.error(
+            "since", f"{dates['since']} is after until ({dates['until']})", "swap them"
+        )
+    timeframes = check_timeframes(table, version, table.string_list("timeframes"))
+    collect = CollectSettings(metrics, periods, dates["since"], dates["until"], timeframes)
+    return collect, warnings
+
+
+def _url_warnings(base_url: str) -> list[str]:
+    """Plain http is fine for the local emulator, not for tokens crossing a network."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme != "http" or loopback:
+        return []
+    return [f"[graph].base_url uses plain http to {host}: tokens would cross the network in clear"]
