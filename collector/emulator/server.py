@@ -1,0 +1,371 @@
+"""The emulator's HTTP face: aiohttp.web routes over the edge, limits, faults and the call log.
+
+Routes (SPEC 1, 7, 8):
+
+- ``GET|POST /{version}/{ig_user_id}/insights`` (POST: form fields merged over
+  the query) and ``/{ig_user_id}/insights`` (the default version);
+- ``POST /{version}/`` and ``POST /``: batches (:mod:`collector.emulator.batch`);
+- ``GET [/{version}]/debug_token`` and ``GET [/{version}]/me/accounts``;
+- anything else: a Graph error, code 2500 "Unknown path components".
+
+The pipeline of one insights call or batch item (:meth:`EmulatorState.serve_edge`):
+
+1. authenticate (E1's :func:`edge.authenticate`); a failure whose token is known
+   to the scenario still counts against that token's app (Meta counts every call
+   an app makes); it draws no call number and no fault;
+2. number the call, then count it against every allowance
+   (:mod:`collector.emulator.limits`); a refused call answers the limit's error;
+3. decide its fault (:mod:`collector.emulator.faults`); a Graph-level fault
+   answers its error instead of the data;
+4. answer (:func:`edge.answer_insights`) with the usage headers;
+5. log the call (:mod:`collector.emulator.calllog`);
+6. wait the seeded latency (and ``slow_s`` for the ``slow`` fault), then send,
+   bending the bytes for a transport fault.
+
+Every JSON answer is encoded with orjson and sent as ``application/json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from collector.emulator import batch, faults, tokens
+from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint
+from collector.emulator.clock import EmulatorClock, SystemClock
+from collector.emulator.edge import (
+    EdgeAnswer,
+    EdgeRequest,
+    answer_insights,
+    authenticate,
+    graph_error,
+    token_of,
+)
+from collector.emulator.faults import GRAPH_FAULT_ERRORS, TRANSPORT_FAULTS, FaultPlan
+from collector.emulator.limits import (
+    LIMIT_ERRORS,
+    Limiter,
+    saturated_headers,
+    usage_headers,
+)
+from collector.emulator.scenario import Account, Scenario, default_scenario
+
+DEFAULT_VERSION = "v17.0"  # what an unversioned insights path is served as
+VERSION_PATTERN = r"v\d+\.\d+"
+SHUTDOWN_TIMEOUT_S = 0.5  # stalled (``slow``) answers must not hold a shutdown
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answer decided, before latency and transport faults.
+
+    ``fault`` is the kind drawn for the call (Graph-level ones are already in
+    ``body``); ``call_number`` is ``None`` for calls that failed authentication.
+    """
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    fault: str | None = None
+    call_number: int | None = None
+
+    @property
+    def transport_fault(self) -> str | None:
+        return self.fault if self.fault in TRANSPORT_FAULTS else None
+
+
+@dataclass
+class EmulatorState:
+    """Everything a running emulator holds; tests may swap ``clock`` or inject faults.
+
+    ``state.faults.inject(kind, count=1, account=None)`` makes the next matching
+    calls fail; ``state.calls`` is the call log.
+    """
+
+    scenario: Scenario
+    clock: EmulatorClock
+    limiter: Limiter
+    faults: FaultPlan
+    calls: CallLog = field(default_factory=CallLog)
+    requests: int = 0  # HTTP requests seen; seeds the latency of each
+
+    @classmethod
+    def create(
+        cls,
+        scenario: Scenario | None = None,
+        *,
+        clock: EmulatorClock | None = None,
+        seed: int | None = None,
+    ) -> EmulatorState:
+        """A fresh state: the default scenario, the system clock and the scenario's seed."""
+        scenario = scenario if scenario is not None else default_scenario()
+        if seed is not None:
+            scenario = scenario.with_seed(seed)
+        return cls(
+            scenario=scenario,
+            clock=clock if clock is not None else SystemClock(),
+            limiter=Limiter(scenario.limits),
+            faults=FaultPlan(scenario.faults, scenario.seed),
+        )
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def serve_edge(self, req: EdgeRequest, route: Route, *, in_batch: bool = False) -> Served:
+        """Steps 1-5 of the pipeline for one insights call or batch item.
+
+        In a batch (``in_batch``) an item may come back as ``None``-bodied
+        :class:`Served` with status 0: the ``batch_null_rate`` draw ("no time for it").
+        """
+        now = self.now()
+        token = token_of(req)
+        caller = authenticate(self.scenario, req, now)
+        if isinstance(caller, EdgeAnswer):
+            info = self.scenario.token_info(token) if token else None
+            headers: dict[str, str] = {}
+            if info is not None:
+                usage = self.limiter.count_app_only(info.app, now)
+                headers = usage_headers(usage, None, self.scenario.limits)
+            served = Served(caller.status, caller.body, headers)
+            self._log(served, route, now, app=info.app if info else None, account=None, token=token)
+            return served
+
+        account = caller.account
+        number = self.faults.number_call()
+        usage = self.limiter.admit(
+            app=caller.app.name, account=account.id, token=caller.token, now=now
+        )
+        headers = usage_headers(usage, account, self.scenario.limits)
+        if usage.refused is not None:
+            limit = LIMIT_ERRORS[usage.refused]
+            answer = graph_error(limit.code, limit.message, status=limit.status)
+            served = Served(answer.status, answer.body, headers, call_number=number)
+            self._log(
+                served,
+                route,
+                now,
+                app=caller.app.name,
+                account=account.id,
+                token=token,
+                throttled=True,
+            )
+            return served
+
+        kind = None
+        if in_batch and self.faults.batch_null(number):
+            served = Served(0, {}, headers, fault="batch_null", call_number=number)
+        elif (kind := self.faults.decide(number, account.id)) in GRAPH_FAULT_ERRORS:
+            assert kind is not None
+            served = self._graph_fault(kind, headers, account, number)
+        else:
+            answer = answer_insights(self.scenario, req, caller, now)
+            served = Served(answer.status, answer.body, headers, fault=kind, call_number=number)
+        self._log(served, route, now, app=caller.app.name, account=account.id, token=token)
+        return served
+
+    def _graph_fault(
+        self, kind: str, headers: dict[str, str], account: Account, number: int
+    ) -> Served:
+        error = GRAPH_FAULT_ERRORS[kind]
+        answer = graph_error(
+            error.code,
+            error.message,
+            status=error.status,
+            subcode=error.subcode,
+            is_transient=error.is_transient,
+        )
+        if kind == "throttle_burst":
+            headers = {**headers, **saturated_headers(account)}
+        return Served(answer.status, answer.body, headers, fault=kind, call_number=number)
+
+    def log_plain(self, route: Route, answer: EdgeAnswer, token: str | None) -> None:
+        """Log an uncounted call (token endpoints, unknown paths, refused batches)."""
+        served = Served(answer.status, answer.body, {})
+        info = self.scenario.token_info(token) if token else None
+        self._log(
+            served, route, self.now(), app=info.app if info else None, account=None, token=token
+        )
+
+    def _log(
+        self,
+        served: Served,
+        route: Route,
+        now: float,
+        *,
+        app: str | None,
+        account: str | None,
+        token: str | None,
+        throttled: bool = False,
+    ) -> None:
+        error = served.body.get("error") if isinstance(served.body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        self.calls.append(
+            CallRecord(
+                at=now,
+                real=time.monotonic(),
+                route=route,
+                status=served.status,
+                app=app,
+                account=account,
+                token_fp=fingerprint(token),
+                code=code if isinstance(code, int) else None,
+                throttled=throttled,
+                fault=served.fault,
+                counted=app is not None and route in (Route.INSIGHTS, Route.BATCH_ITEM),
+                call_number=served.call_number,
+            )
+        )
+
+    def latency_s(self) -> float:
+        """The seeded wait before this HTTP request's answer (SPEC-free: the scenario's choice)."""
+        self.requests += 1
+        lat = self.scenario.latency
+        return faults.latency_s(self.scenario.seed, self.requests, lat.fixed_ms, lat.jitter_ms)
+
+
+STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A JSON answer encoded with orjson, ``Content-Type: application/json``."""
+    response = web.Response(status=status, body=orjson.dumps(body), headers=dict(headers or {}))
+    response.content_type = "application/json"
+    return response
+
+
+async def send(
+    request: web.Request,
+    state: EmulatorState,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    transport_fault: str | None,
+) -> web.StreamResponse:
+    """Step 6: latency, then the answer as the transport fault (if any) bends it."""
+    wait = state.latency_s()
+    if wait > 0:
+        await asyncio.sleep(wait)
+    if transport_fault == "slow":
+        await faults.stall(state.scenario.faults.slow_s)
+    if transport_fault == "html_502":
+        return faults.html_502()
+    payload = orjson.dumps(body)
+    if transport_fault == "truncated_json":
+        return faults.truncated_json(dict(headers), payload)
+    if transport_fault == "drop_mid_body":
+        return await faults.drop_mid_body(request, status, dict(headers), payload)
+    return json_response(status, body, headers)
+
+
+async def _params(request: web.Request) -> dict[str, str]:
+    """Query parameters, overridden by form fields for a POST (SPEC 1: both carry params)."""
+    params = {k: v for k, v in request.query.items()}
+    if request.method == "POST" and request.can_read_body:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+def _edge_request(request: web.Request, params: dict[str, str], ig_user_id: str) -> EdgeRequest:
+    return EdgeRequest(
+        version=request.match_info.get("version", DEFAULT_VERSION),
+        ig_user_id=ig_user_id,
+        params=params,
+        authorization=request.headers.get("Authorization"),
+        base_url=str(request.url.origin()),
+    )
+
+
+async def handle_insights(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    req = _edge_request(request, await _params(request), request.match_info["ig_user_id"])
+    served = state.serve_edge(req, Route.INSIGHTS)
+    return await send(
+        request, state, served.status, served.body, served.headers, served.transport_fault
+    )
+
+
+async def handle_batch(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    params = await _params(request)
+    req = _edge_request(request, params, "")
+    outcome = batch.answer_batch(
+        params,
+        version=req.version,
+        authorization=req.authorization,
+        base_url=req.base_url,
+        serve_item=lambda item: state.serve_edge(item, Route.BATCH_ITEM, in_batch=True),
+    )
+    if outcome.error is not None:
+        state.log_plain(Route.BATCH, outcome.error, token_of(req))
+        return await send(request, state, outcome.error.status, outcome.error.body, {}, None)
+    return await send(request, state, 200, outcome.items, outcome.headers, outcome.transport_fault)
+
+
+async def handle_debug_token(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    req = _edge_request(request, await _params(request), "debug_token")
+    answer = tokens.debug_token(state.scenario, req, state.now())
+    state.log_plain(Route.DEBUG_TOKEN, answer, None)  # the app token is no user's
+    return await send(request, state, answer.status, answer.body, {}, None)
+
+
+async def handle_me_accounts(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    req = _edge_request(request, await _params(request), "me")
+    answer = tokens.me_accounts(state.scenario, req, request.path, state.now())
+    state.log_plain(Route.ME_ACCOUNTS, answer, token_of(req))
+    return await send(request, state, answer.status, answer.body, {}, None)
+
+
+async def handle_unknown(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    answer = graph_error(2500, f"Unknown path components: {request.path}")
+    state.log_plain(Route.UNKNOWN, answer, None)
+    return await send(request, state, answer.status, answer.body, {}, None)
+
+
+def build_app(state: EmulatorState) -> web.Application:
+    """The aiohttp application serving ``state``."""
+    app = web.Application()
+    app[STATE_KEY] = state
+    v = f"{{version:{VERSION_PATTERN}}}"
+    r = app.router
+    for prefix in (f"/{v}", ""):
+        r.add_route("GET", f"{prefix}/debug_token", handle_debug_token)
+        r.add_route("GET", f"{prefix}/me/accounts", handle_me_accounts)
+        r.add_route("GET", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
+        r.add_route("POST", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
+    r.add_route("POST", f"/{v}/", handle_batch)
+    r.add_route("POST", f"/{v}", handle_batch)
+    r.add_route("POST", "/", handle_batch)
+    r.add_route("*", "/{tail:.*}", handle_unknown)
+    return app
+
+
+async def start_server(
+    state: EmulatorState, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, str]:
+    """Serve ``state`` on ``host:port`` (0: a free port); return the runner and the base URL.
+
+    Handlers are cancelled when their client disconnects (aiohttp's
+    ``handler_cancellation``), so a ``slow`` answer stops with its client.
+    Call ``await runner.cleanup()`` to stop.
+    """
+    runner = web.AppRunner(
+        build_app(state),
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        access_log=None,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]  # the real port when ``port`` was 0
+    return runner, f"http://{host}:{bound}"
