@@ -5,9 +5,9 @@ The Graph API labels a daily value with ``end_time``, the Pacific
 thinks in **end_time dates**: the Pacific calendar date on which a value's
 end_time falls. The value of day D has end_time date D + 1.
 
-A request for end_time dates A..B puts its edges at Pacific **noon**:
-``since = noon(A - 1 day)``, ``until = noon(B)``. Every end_time is a midnight, so
-an edge is never equal to one, and whether the API treats ``since`` as inclusive
+A request for end_time dates A..B puts its edges mid-day, Pacific:
+``since`` = 12:30 on A - 1 day, ``until`` = 11:30 on B. Every end_time is a
+midnight, so an edge is never within 11 hours of one, and whether the API treats ``since`` as inclusive
 or exclusive (undocumented, SPEC section 3) cannot change which values come back;
 nor can a DST shift, which moves midnights by an hour at most.
 
@@ -30,6 +30,11 @@ MAX_SPAN_S = 2_592_000
 _ONE_DAY = dt.timedelta(days=1)
 _MIDNIGHT = dt.time(0, 0)
 _NOON = dt.time(12, 0)
+# Window edges sit half an hour either side of noon, 11.5 hours from any midnight:
+# as safe as noon from the edge rule and DST, and one hour shorter, so that 30
+# end_time dates still fit in 2,592,000 s when a 25-hour DST day is among them.
+_SINCE_AT = dt.time(12, 30)
+_UNTIL_AT = dt.time(11, 30)
 
 
 def pacific_midnight(d: dt.date) -> int:
@@ -77,7 +82,7 @@ def end_time_date(end_time: str) -> dt.date:
 class Window:
     """One request's range: end_time dates ``first..last`` (inclusive) and its edges.
 
-    ``since`` is Pacific noon of ``first - 1 day`` and ``until`` Pacific noon of
+    ``since`` is 12:30 Pacific on ``first - 1 day`` and ``until`` 11:30 Pacific on
     ``last``, in unix seconds; ``until - since`` never exceeds the span it was
     planned with (at most 2,592,000 s).
     """
@@ -98,36 +103,49 @@ class Window:
             yield self.first + dt.timedelta(days=offset)
 
 
+def _pacific_at(d: dt.date, at: dt.time) -> int:
+    return int(dt.datetime.combine(d, at, tzinfo=PACIFIC).timestamp())
+
+
+def window_since(first: dt.date) -> int:
+    """A window's ``since`` for first end_time date ``first``: 12:30 Pacific the day before."""
+    return _pacific_at(first - _ONE_DAY, _SINCE_AT)
+
+
+def window_until(last: dt.date) -> int:
+    """A window's ``until`` for last end_time date ``last``: 11:30 Pacific that day."""
+    return _pacific_at(last, _UNTIL_AT)
+
+
 def window_of(first: dt.date, last: dt.date) -> Window:
-    """The window for end_time dates ``first..last`` with noon edges (no span check)."""
-    return Window(first, last, pacific_noon(first - _ONE_DAY), pacific_noon(last))
+    """The window for end_time dates ``first..last`` with mid-day edges (no span check)."""
+    return Window(first, last, window_since(first), window_until(last))
 
 
 def windows(first: dt.date, last: dt.date, max_span: int = MAX_SPAN_S) -> Iterator[Window]:
     """Tile end_time dates ``first..last`` with windows, oldest first, lazily.
 
     Each window holds as many dates as fit in ``until - since <= max_span``
-    (greedy): normally 30 for the default span, 29 when a 25-hour day (November
-    DST change) falls inside. Windows cover ``first..last`` exactly, with no gap
+    (greedy): 30 for the default span, also across either DST change. Windows cover ``first..last`` exactly, with no gap
     and no overlap; nothing is yielded when ``first > last``. Raises
     ``ValueError`` when not even one date fits in ``max_span``.
     """
     guess = max(1, max_span // 86_400)
     start = first
     while start <= last:
-        since = pacific_noon(start - _ONE_DAY)
+        since = window_since(start)
         end = min(last, start + dt.timedelta(days=guess - 1))
-        # A DST change inside the window makes noon-to-noon 23 or 25 hours, so
-        # the guess may be one date off either way: step until it is maximal.
-        while end > start and pacific_noon(end) - since > max_span:
+        # A DST change inside the window makes a day 23 or 25 hours long, so the
+        # guess may be one date off either way: step until it is maximal.
+        while end > start and window_until(end) - since > max_span:
             end -= _ONE_DAY
-        while end < last and pacific_noon(end + _ONE_DAY) - since <= max_span:
+        while end < last and window_until(end + _ONE_DAY) - since <= max_span:
             end += _ONE_DAY
-        until = pacific_noon(end)
+        until = window_until(end)
         if until - since > max_span:
             raise ValueError(
                 f"max_span {max_span} s cannot hold end_time date {start} "
-                f"({until - since} s from noon to noon)"
+                f"({until - since} s between the edges)"
             )
         yield Window(start, end, since, until)
         start = end + _ONE_DAY

@@ -96,9 +96,14 @@ def test_spring_forward_day_is_23_hours_noon_to_noon() -> None:
 
 
 def test_spec_observed_request_is_one_window() -> None:
-    """End_time dates Dec 20..29 2019 are one window with noon edges (20:00Z in winter)."""
+    """End_time dates Dec 20..29 2019 are one window, 12:30 and 11:30 Pacific (20:30Z, 19:30Z)."""
     assert list(windows(D(2019, 12, 20), D(2019, 12, 29))) == [
-        Window(D(2019, 12, 20), D(2019, 12, 29), utc(2019, 12, 19, 20), utc(2019, 12, 29, 20))
+        Window(
+            D(2019, 12, 20),
+            D(2019, 12, 29),
+            utc(2019, 12, 19, 20) + 1800,
+            utc(2019, 12, 29, 19) + 1800,
+        )
     ]
 
 
@@ -113,29 +118,30 @@ def test_window_returns_the_spec_observed_end_times() -> None:
 
 
 def test_plain_month_packs_thirty_dates() -> None:
-    """Without a DST change a full window holds 30 dates and exactly 2,592,000 s."""
+    """Without a DST change a full window holds 30 dates, one hour under 2,592,000 s."""
     first = next(windows(D(2024, 1, 1), D(2024, 12, 31)))
     assert (first.first, first.last, first.until - first.since) == (
         D(2024, 1, 1),
         D(2024, 1, 30),
-        MAX_SPAN_S,
+        MAX_SPAN_S - 3600,
     )
 
 
-def test_fall_back_window_holds_29_dates() -> None:
-    """A window containing the 25-hour day (Nov 5 2023) holds 29 dates, then tiling resumes."""
-    got = [(w.first, w.last) for w in windows(D(2023, 10, 20), D(2023, 12, 31))]
-    assert got == [
-        (D(2023, 10, 20), D(2023, 11, 17)),
-        (D(2023, 11, 18), D(2023, 12, 17)),
-        (D(2023, 12, 18), D(2023, 12, 31)),
+def test_fall_back_window_still_holds_30_dates() -> None:
+    """A window containing the 25-hour day (Nov 5 2023) holds 30 dates in exactly 2,592,000 s."""
+    windows_ = list(windows(D(2023, 10, 20), D(2023, 12, 31)))
+    assert [(w.first, w.last) for w in windows_] == [
+        (D(2023, 10, 20), D(2023, 11, 18)),
+        (D(2023, 11, 19), D(2023, 12, 18)),
+        (D(2023, 12, 19), D(2023, 12, 31)),
     ]
+    assert windows_[0].until - windows_[0].since == MAX_SPAN_S
 
 
 def test_spring_forward_window_holds_30_dates() -> None:
     """A window containing the 23-hour day (Mar 10 2024) still holds 30 dates, 1 hour short."""
     (only,) = windows(D(2024, 3, 1), D(2024, 3, 30))
-    assert only.until - only.since == MAX_SPAN_S - 3600
+    assert only.until - only.since == MAX_SPAN_S - 7200
 
 
 def test_spring_forward_cannot_squeeze_a_31st_date() -> None:
@@ -149,9 +155,14 @@ def test_no_windows_for_reversed_range() -> None:
 
 
 def test_single_date_window_edges() -> None:
-    """One end_time date asks from noon the day before to noon that day."""
+    """One end_time date asks from 12:30 the day before to 11:30 that day."""
     assert list(windows(D(2019, 12, 20), D(2019, 12, 20))) == [
-        Window(D(2019, 12, 20), D(2019, 12, 20), utc(2019, 12, 19, 20), utc(2019, 12, 20, 20))
+        Window(
+            D(2019, 12, 20),
+            D(2019, 12, 20),
+            utc(2019, 12, 19, 20) + 1800,
+            utc(2019, 12, 20, 19) + 1800,
+        )
     ]
 
 
@@ -161,9 +172,9 @@ def test_custom_span_is_honoured() -> None:
 
 
 def test_span_too_small_for_one_date_raises() -> None:
-    """A span shorter than one day cannot be honoured and says so."""
+    """A span shorter than one date's 23 hours (12:30 to 11:30) cannot be honoured and says so."""
     with pytest.raises(ValueError, match="max_span"):
-        next(windows(D(2024, 1, 1), D(2024, 1, 2), 86399))
+        next(windows(D(2024, 1, 1), D(2024, 1, 2), 82799))
 
 
 def test_count_windows_two_years() -> None:

@@ -1,4 +1,4 @@
-"""Hypothesis properties of windows and plans: exact tiling, 30-day spans, noon edges, DST."""
+"""Hypothesis properties of windows and plans: exact tiling, 30-day spans, mid-day edges, DST."""
 
 from __future__ import annotations
 
@@ -69,18 +69,21 @@ def test_windows_are_as_long_as_allowed(first: dt.date, span: int) -> None:
     last = first + dt.timedelta(days=span)
     tiles = list(windows(first, last))
     for w in tiles[:-1]:
-        one_more = local(w.until) + dt.timedelta(days=1)  # wall-clock noon a day later
+        one_more = local(w.until) + dt.timedelta(days=1)  # the same wall-clock time a day later
         assert int(one_more.timestamp()) - w.since > LIMIT
 
 
 @FAST
 @given(starts, spans)
-def test_window_edges_are_pacific_noon(first: dt.date, span: int) -> None:
-    """since is noon on the day before first and until is noon on last, Pacific wall time."""
+def test_window_edges_are_pacific_mid_day(first: dt.date, span: int) -> None:
+    """since is 12:30 on the day before first and until 11:30 on last, Pacific wall time."""
     last = first + dt.timedelta(days=span)
     for w in windows(first, last):
-        assert (local(w.since).date(), local(w.since).time()) == (w.first - ONE_DAY, dt.time(12))
-        assert (local(w.until).date(), local(w.until).time()) == (w.last, dt.time(12))
+        assert (local(w.since).date(), local(w.since).time()) == (
+            w.first - ONE_DAY,
+            dt.time(12, 30),
+        )
+        assert (local(w.until).date(), local(w.until).time()) == (w.last, dt.time(11, 30))
 
 
 @FAST
@@ -169,11 +172,14 @@ def test_each_series_covers_its_served_range(spec: PlanSpec) -> None:
 @PLANS
 @given(plan_specs())
 def test_plan_edges_never_midnight_and_within_limit(spec: PlanSpec) -> None:
-    """Every planned window has noon edges and at most 2,592,000 s between them."""
+    """Every planned window has mid-day edges and at most 2,592,000 s between them."""
     for request in plan_account(AccountRef("1", "a"), spec):
         if request.window is not None:
             w = request.window
-            assert local(w.since).time() == local(w.until).time() == dt.time(12)
+            assert (local(w.since).time(), local(w.until).time()) == (
+                dt.time(12, 30),
+                dt.time(11, 30),
+            )
             assert w.until - w.since <= LIMIT
 
 
