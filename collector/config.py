@@ -10,9 +10,9 @@ in fields declared ``repr=False``: printing or logging a config never shows them
 and the client reads them as ordinary attributes (``account.token``). Secrets
 written literally work but add one warning to :attr:`Config.warnings`.
 
-Dates in ``[collect]`` are the Pacific calendar days whose values are wanted
-(day D's value carries the end_time that starts D+1; SPEC section 3); the
-planner turns them into windows.
+Dates in ``[collect]`` are *end_time dates*: the Pacific dates on which the
+wanted values' end_times fall (day D's value ends at the midnight starting D+1;
+SPEC section 3). The planner turns them into noon-edged windows.
 """
 
 from __future__ import annotations
@@ -105,9 +105,12 @@ class CollectSettings:
 
 @dataclass(frozen=True, slots=True)
 class OutputSettings:
-    """Sink paths, relative to the working directory; a ``.gz`` NDJSON path is gzipped."""
+    """Sink paths, relative to the working directory; a ``.gz`` NDJSON path is gzipped.
 
-    ndjson: Path = Path(DEFAULT_NDJSON)
+    ``ndjson`` is ``None`` when the config disables it (``ndjson = ""``).
+    """
+
+    ndjson: Path | None = Path(DEFAULT_NDJSON)
     sqlite: Path = Path(DEFAULT_SQLITE)
 
 
@@ -150,15 +153,13 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     """
     top = Table(_read_toml(path), "", path, _TOP)
     graph = _graph(top.table("graph", _GRAPH))
-    resolver = SecretResolver(os.environ if environ is None else environ)
-    apps = _apps(top, graph, resolver)
-    accounts = load_accounts(top, [app.name for app in apps], resolver)
     collect_table = top.table("collect", _COLLECT)
     collect, warnings = _collect(collect_table, graph.api_version)
     output_table = top.table("output", _OUTPUT)
     log_table = top.table("log", _LOG)
+    ndjson = output_table.string("ndjson", DEFAULT_NDJSON, empty=True).strip()
     output = OutputSettings(
-        ndjson=Path(output_table.string("ndjson", DEFAULT_NDJSON)),
+        ndjson=Path(ndjson) if ndjson else None,
         sqlite=Path(output_table.string("sqlite", DEFAULT_SQLITE)),
     )
     log_format = log_table.choice("format", ("auto", "json", "console"), "auto")
@@ -166,6 +167,10 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         format="json" if log_format == "json" else "console" if log_format == "console" else "auto",
         level=log_table.choice("level", _LEVELS, "info"),
     )
+    # secrets last: a config with typos is reported even where its variables are unset
+    resolver = SecretResolver(os.environ if environ is None else environ)
+    apps = _apps(top, graph, resolver)
+    accounts = load_accounts(top, [app.name for app in apps], resolver)
     if resolver.literal_count:
         warnings.append(
             f"{resolver.literal_count} secret(s) are written literally in the config or registry; "
@@ -176,7 +181,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
 
 
 def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The first and last Pacific day to collect, given the Pacific ``today`` (pure).
+    """The first and last end_time date to collect, given the Pacific ``today`` (pure).
 
     Raises :class:`ConfigError` (no file) when the range is empty, which only a
     mix of absolute and relative dates can make undetected at load time.
@@ -228,8 +233,8 @@ def apply_overrides(
     if accounts is not None:
         chosen = _filter_accounts(config, accounts)
     output = config.output
-    if ndjson is not None:
-        output = replace(output, ndjson=Path(ndjson))
+    if ndjson is not None:  # an empty --ndjson turns the NDJSON sink off
+        output = replace(output, ndjson=Path(ndjson) if str(ndjson).strip() else None)
     if sqlite is not None:
         output = replace(output, sqlite=Path(sqlite))
     return replace(config, collect=collect, accounts=chosen, output=output)

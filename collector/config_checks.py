@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collector import catalogue
+from collector.errors import UsageError
 from collector.secrets import SecretError, SecretResolver
 
 KNOWN_PERIODS: tuple[str, ...] = ("day", "week", "days_28", "lifetime")
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A config, registry or secret mistake, located and explained.
 
     ``file`` is the file at fault (``None`` when there is none, e.g. a pure
