@@ -27,6 +27,7 @@ started: it then holds the points that are new or changed from now on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,16 +183,7 @@ class SinkWriter:
 
     async def put(self, outcome: Outcome) -> None:
         """Queue ``outcome`` for the next batch, waiting while the queue is full."""
-        task = self._running()
-        if not self._queue.full():
-            self._queue.put_nowait(outcome)
-            return
-        putter = asyncio.ensure_future(self._queue.put(outcome))
-        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if not putter.done():
-            putter.cancel()
-            self._running()  # raises: the task died while we waited
-        await putter
+        await self._enqueue(outcome)
 
     async def close(self) -> None:
         """Commit everything queued, stop the task and close the NDJSON file.
@@ -200,17 +192,33 @@ class SinkWriter:
         """
         task = self._task
         try:
-            if task is not None and not task.done():
-                await self._queue.put(None)  # the stop marker
             if task is not None:
-                await asyncio.wait({task})
-                self._running()
+                if not task.done():
+                    with contextlib.suppress(WriterFailedError):
+                        await self._enqueue(None)  # the stop marker
+                    await asyncio.wait({task})
+                if task.cancelled() or task.exception() is not None:
+                    self._check_running()  # raises, with the cause attached
         finally:
             if self._file is not None:
                 self._file.close()
                 self._file = None
 
-    def _running(self) -> asyncio.Task[None]:
+    async def _enqueue(self, item: Outcome | None) -> None:
+        """Put ``item`` on the queue, or raise if the task dies while we wait for room."""
+        task = self._check_running()
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        putter = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not putter.done():
+            putter.cancel()
+            self._check_running()  # raises: the task died while we waited
+        await putter
+
+    def _check_running(self) -> asyncio.Task[None]:
+        """The writer task; raises :class:`WriterFailedError` if it has stopped."""
         task = self._task
         if task is None:
             raise RuntimeError("writer not started")
@@ -260,8 +268,9 @@ class SinkWriter:
             await asyncio.wait({getter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
-            if not getter.done():
-                getter.cancel()  # Queue.get leaves the item queued when cancelled
+            getter.cancel()  # a no-op if it already got an item
+            # Let it finish unwinding: a cancelled Queue.get leaves the item queued.
+            await asyncio.wait({getter})
         if getter.cancelled():
             return _Timeout()
         return getter.result()
