@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
@@ -124,12 +126,32 @@ def load(args: argparse.Namespace) -> Config:
     return config
 
 
+def _crash_hook(spec: str | None) -> Callable[[str], None] | None:
+    """Test seam: ``IG_COLLECTOR_CRASH_AT=stage:N`` SIGKILLs this process at the N-th
+    time the sink writer reaches ``stage`` (staged, appended, committed)."""
+    if not spec:
+        return None
+    stage, _, count = spec.partition(":")
+    remaining = [int(count or "1")]
+
+    def hook(reached: str) -> None:
+        if reached == stage:
+            remaining[0] -= 1
+            if remaining[0] <= 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
 def _run(args: argparse.Namespace) -> int:
     from collector.run import run_once
     from collector.summary import render_table
 
     config = load(args)
-    summary = asyncio.run(run_once(config, show_progress=not args.no_progress))
+    hook = _crash_hook(os.environ.get("IG_COLLECTOR_CRASH_AT"))
+    summary = asyncio.run(
+        run_once(config, show_progress=not args.no_progress, writer_hook=hook)
+    )
     print(render_table(summary), file=sys.stderr)
     return summary.exit_code
 
