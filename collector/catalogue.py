@@ -89,13 +89,27 @@ BREAKDOWN_VALUES: Mapping[str, tuple[str, ...]] = {
     "media_product_type": ("AD", "FEED", "REELS", "STORY"),
     "follow_type": ("FOLLOWER", "NON_FOLLOWER", "UNKNOWN"),
     "contact_button_type": (
-        "BOOK_NOW", "CALL", "DIRECTION", "EMAIL", "INSTANT_EXPERIENCE", "TEXT", "UNDEFINED",
+        "BOOK_NOW",
+        "CALL",
+        "DIRECTION",
+        "EMAIL",
+        "INSTANT_EXPERIENCE",
+        "TEXT",
+        "UNDEFINED",
     ),
-    "age": (), "city": (), "country": (), "gender": (),
+    "age": (),
+    "city": (),
+    "country": (),
+    "gender": (),
 }
 
 ALL_TIMEFRAMES: tuple[str, ...] = (
-    "last_14_days", "last_30_days", "last_90_days", "prev_month", "this_week", "this_month",
+    "last_14_days",
+    "last_30_days",
+    "last_90_days",
+    "prev_month",
+    "this_week",
+    "this_month",
 )
 CURRENT_TIMEFRAMES: tuple[str, ...] = ("this_week", "this_month")
 
@@ -133,7 +147,10 @@ def _legacy() -> dict[str, MetricSpec]:
             "follower_count", ("day",), Shape.SERIES, history_days=30, min_followers=100
         ),
         "online_followers": MetricSpec(
-            "online_followers", ("lifetime",), Shape.HOURLY_MAP, history_days=30,
+            "online_followers",
+            ("lifetime",),
+            Shape.HOURLY_MAP,
+            history_days=30,
             min_followers=100,
         ),
     }
@@ -150,7 +167,10 @@ def _current_additions(major: int) -> dict[str, MetricSpec]:
     total = ("total_value",)
     specs = {
         "reach": MetricSpec(
-            "reach", ("day",), Shape.SERIES, ("time_series", "total_value"),
+            "reach",
+            ("day",),
+            Shape.SERIES,
+            ("time_series", "total_value"),
             ("media_product_type", "follow_type"),
         ),
         "accounts_engaged": MetricSpec("accounts_engaged", ("day",), Shape.TOTAL, total),
@@ -159,23 +179,39 @@ def _current_additions(major: int) -> dict[str, MetricSpec]:
             "profile_links_taps", ("day",), Shape.TOTAL, total, ("contact_button_type",)
         ),
         "follows_and_unfollows": MetricSpec(
-            "follows_and_unfollows", ("day",), Shape.TOTAL, total, ("follow_type",),
+            "follows_and_unfollows",
+            ("day",),
+            Shape.TOTAL,
+            total,
+            ("follow_type",),
             min_followers=100,
         ),
         "follower_count": MetricSpec(
-            "follower_count", ("day",), Shape.SERIES, ("time_series",), history_days=30,
+            "follower_count",
+            ("day",),
+            Shape.SERIES,
+            ("time_series",),
+            history_days=30,
             min_followers=100,
         ),
         "online_followers": MetricSpec(
-            "online_followers", ("lifetime",), Shape.HOURLY_MAP, ("time_series",),
-            history_days=30, min_followers=100,
+            "online_followers",
+            ("lifetime",),
+            Shape.HOURLY_MAP,
+            ("time_series",),
+            history_days=30,
+            min_followers=100,
         ),
     }
     for name in ("total_interactions", "likes", "comments", "shares", "saves"):
         specs[name] = MetricSpec(name, ("day",), Shape.TOTAL, total, ("media_product_type",))
     for name in ("follower_demographics", "engaged_audience_demographics"):
         specs[name] = MetricSpec(
-            name, ("lifetime",), Shape.DEMOGRAPHIC, total, demographic_breakdowns,
+            name,
+            ("lifetime",),
+            Shape.DEMOGRAPHIC,
+            total,
+            demographic_breakdowns,
             min_followers=100,
         )
     specs["_timeframes"] = MetricSpec("_timeframes", timeframes, Shape.DEMOGRAPHIC)
@@ -192,7 +228,10 @@ def catalogue(version: str) -> Mapping[str, MetricSpec]:
         specs.pop("_timeframes")
         if major >= 22:
             specs["views"] = MetricSpec(
-                "views", ("day",), Shape.TOTAL, ("total_value",),
+                "views",
+                ("day",),
+                Shape.TOTAL,
+                ("total_value",),
                 ("follow_type", "media_product_type"),
             )
             specs["reposts"] = MetricSpec("reposts", ("day",), Shape.TOTAL, ("total_value",))

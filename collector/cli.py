@@ -31,8 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Collect Instagram account insights from the Graph API for many accounts.",
     )
     parser.add_argument("--version", action="version", version=f"ig-collector {__version__}")
-    parser.add_argument("--log-format", choices=("auto", "json", "console"), default=None,
-                        help="override [log].format (default: console on a terminal, else JSON)")
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default=None,
+        help="override [log].format (default: console on a terminal, else JSON)",
+    )
     parser.add_argument("--log-level", default=None, help="override [log].level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -62,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     demo.add_argument("--keep", action="store_true", help="keep earlier demo output (resume)")
 
-    sub.add_parser("emulator", help="run the Graph API emulator (see `emulator --help`)",
-                   add_help=False)
+    sub.add_parser(
+        "emulator", help="run the Graph API emulator (see `emulator --help`)", add_help=False
+    )
     return parser
 
 
@@ -97,7 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ig-collector: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
     parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE
 
 
 def _first_positional(args: list[str]) -> int:
@@ -149,9 +153,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load(args)
     hook = _crash_hook(os.environ.get("IG_COLLECTOR_CRASH_AT"))
-    summary = asyncio.run(
-        run_once(config, show_progress=not args.no_progress, writer_hook=hook)
-    )
+    summary = asyncio.run(run_once(config, show_progress=not args.no_progress, writer_hook=hook))
     print(render_table(summary), file=sys.stderr)
     return summary.exit_code
 
@@ -178,8 +180,10 @@ def _status(args: argparse.Namespace) -> int:
     from collector.plan_report import render_status
 
     if not args.sqlite.exists():
-        print(f"ig-collector: {args.sqlite}: no such file; fix: give the --sqlite of a run",
-              file=sys.stderr)
+        print(
+            f"ig-collector: {args.sqlite}: no such file; fix: give the --sqlite of a run",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     print(asyncio.run(render_status(args.sqlite)))
     return EXIT_OK

@@ -42,10 +42,7 @@ async def _demo(config_path: Path, out: Path, keep: bool) -> int:
     config = load_config(config_path)
     for warning in config.warnings:
         log.warning("config_warning", detail=warning)
-    out.mkdir(parents=True, exist_ok=True)
     ndjson, sqlite = out / "demo.ndjson", out / "demo.sqlite"
-    if not keep:
-        _clear(out, (ndjson.name, sqlite.name))
     async with running_emulator() as emulator:
         log.info("emulator_started", base_url=emulator.base_url)
         config = dataclasses.replace(
@@ -65,4 +62,7 @@ async def _demo(config_path: Path, out: Path, keep: bool) -> int:
 
 def run_demo(*, config_path: Path | None, out: Path, keep: bool) -> int:
     """Run the demo; the exit code of the pull (0 when everything was collected)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not keep:
+        _clear(out, ("demo.ndjson", "demo.sqlite"))
     return asyncio.run(_demo(config_path or find_demo_config(), out, keep))

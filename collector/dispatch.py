@@ -161,7 +161,9 @@ class Lane:
 
     def _done(self) -> bool:
         return (
-            not self._active and not self._more_accounts and not self._retries
+            not self._active
+            and not self._more_accounts
+            and not self._retries
             and self._in_flight == 0
         )
 

@@ -90,7 +90,9 @@ def checked_body(response: GraphResponse) -> Any:
     if error is not None:
         raise api_error_from(error, response.status)
     if not 200 <= response.status < 300:
-        raise BadResponse(f"HTTP {response.status} without a Graph error body", status=response.status)
+        raise BadResponse(
+            f"HTTP {response.status} without a Graph error body", status=response.status
+        )
     return response.body
 
 
@@ -169,7 +171,7 @@ class HttpTransport:
                 return _parse(response.status, response.headers, raw)
         except TransportError:
             raise
-        except TimeoutError as exc:
+        except TimeoutError:
             raise RequestTimeout(f"no answer within {self._timeout.total} s") from None
         except (aiohttp.ClientError, ConnectionError, asyncio.IncompleteReadError) as exc:
             raise ConnectionFailed(f"connection failed ({type(exc).__name__})") from None
@@ -181,7 +183,9 @@ def _parse(status: int, headers: Mapping[str, str], raw: bytes) -> GraphResponse
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         kind = "HTML page" if "html" in content_type.lower() else "body that is not JSON"
-        raise BadResponse(f"HTTP {status} with a {kind} ({len(raw)} bytes)", status=status) from None
+        raise BadResponse(
+            f"HTTP {status} with a {kind} ({len(raw)} bytes)", status=status
+        ) from None
     return GraphResponse(
         status=status,
         body=body,

@@ -7,9 +7,10 @@ end_time falls. The value of day D has end_time date D + 1.
 
 A request for end_time dates A..B puts its edges mid-day, Pacific:
 ``since`` = 12:30 on A - 1 day, ``until`` = 11:30 on B. Every end_time is a
-midnight, so an edge is never within 11 hours of one, and whether the API treats ``since`` as inclusive
-or exclusive (undocumented, SPEC section 3) cannot change which values come back;
-nor can a DST shift, which moves midnights by an hour at most.
+midnight, so an edge is never within 11 hours of one, and whether the API
+treats ``since`` as inclusive or exclusive (undocumented, SPEC section 3) cannot
+change which values come back; nor can a DST shift, which moves midnights by an
+hour at most.
 
 This module is the collector's own: it deliberately does not import the
 emulator's time code, so a mistake in one is caught by the other over HTTP.
@@ -126,9 +127,10 @@ def windows(first: dt.date, last: dt.date, max_span: int = MAX_SPAN_S) -> Iterat
     """Tile end_time dates ``first..last`` with windows, oldest first, lazily.
 
     Each window holds as many dates as fit in ``until - since <= max_span``
-    (greedy): 30 for the default span, also across either DST change. Windows cover ``first..last`` exactly, with no gap
-    and no overlap; nothing is yielded when ``first > last``. Raises
-    ``ValueError`` when not even one date fits in ``max_span``.
+    (greedy): 30 for the default span, also across either DST change. Windows
+    cover ``first..last`` exactly, with no gap and no overlap; nothing is
+    yielded when ``first > last``. Raises ``ValueError`` when not even one date
+    fits in ``max_span``.
     """
     guess = max(1, max_span // 86_400)
     start = first

@@ -55,13 +55,11 @@ def points_from_body(
         period = entry.get("period")
         if not isinstance(period, str):
             raise BadResponse(f"insights entry {name!r} without a period")
-
-        def make(end_time: str | None, dims: dict[str, str], value: int | float) -> Point:
-            return Point(account_id, name, period, end_time, dims, value, api_version, fetched_at)
-
         if "total_value" in entry:
             for end_time, dims, value in _total(entry["total_value"], total_end_time):
-                points.append(make(end_time, dims, value))
+                points.append(
+                    Point(account_id, name, period, end_time, dims, value, api_version, fetched_at)
+                )
             continue
         values = entry.get("values")
         if not isinstance(values, list):
@@ -70,7 +68,9 @@ def points_from_body(
             for end_time, dims, value in _values(name, item):
                 if end_times is not None and end_time is not None and end_time not in end_times:
                     continue
-                points.append(make(end_time, dims, value))
+                points.append(
+                    Point(account_id, name, period, end_time, dims, value, api_version, fetched_at)
+                )
     return points
 
 
@@ -99,7 +99,9 @@ def _values(name: str, item: Any) -> Iterator[tuple[str | None, dict[str, str], 
         yield end_time, {}, _number(value, name)
 
 
-def _total(total: Any, end_time: str | None) -> Iterator[tuple[str | None, dict[str, str], int | float]]:
+def _total(
+    total: Any, end_time: str | None
+) -> Iterator[tuple[str | None, dict[str, str], int | float]]:
     if not isinstance(total, dict) or "value" not in total:
         raise BadResponse("total_value without a value")
     breakdowns = total.get("breakdowns") or []

@@ -54,7 +54,10 @@ def render_plan(config: Config, clock: Clock | None = None) -> str:
         )
     total = sum(counts.values())
     slowest = max(minimum.values(), default=0.0)
-    lines += ["", f"total: {total:,} requests; minimum duration under the budgets: {slowest:,.0f} s"]
+    lines += [
+        "",
+        f"total: {total:,} requests; minimum duration under the budgets: {slowest:,.0f} s",
+    ]
     return "\n".join(lines)
 
 

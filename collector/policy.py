@@ -57,7 +57,7 @@ class Decision:
 
 def backoff(attempt: int, policy: RetryPolicy, draw: float) -> float:
     """Full-jitter delay before retry number ``attempt`` (1-based); ``draw`` in [0, 1)."""
-    ceiling = min(policy.max_delay_s, policy.base_delay_s * 2 ** max(0, attempt - 1))
+    ceiling: float = min(policy.max_delay_s, policy.base_delay_s * 2.0 ** max(0, attempt - 1))
     return draw * ceiling
 
 
@@ -81,7 +81,9 @@ def decide(
             return Decision(Action.FAIL)
         pause = regain_s if regain_s is not None and regain_s > 0 else None
         if pause is None:
-            pause = max(1.0, backoff(throttle_waits + 1, policy, draw) + policy.throttle_pause_s / 2)
+            pause = max(
+                1.0, backoff(throttle_waits + 1, policy, draw) + policy.throttle_pause_s / 2
+            )
         return Decision(Action.RETRY, pause, error.scope)
     if isinstance(error, TokenInvalid):
         return Decision(Action.FAIL, scope=Scope.TOKEN)

@@ -20,15 +20,15 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import structlog
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 
 from collector.clock import Clock
 from collector.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
 from collector.errors import GraphError, Scope, TokenInvalid
 from collector.graph import GraphRequest, Transport, checked_body
-from collector.outcome import Outcome
-from collector.parse import fetched_now, points_from_body
+from collector.outcome import Outcome, OutcomeState
 from collector.pacific import end_time_of
+from collector.parse import fetched_now, points_from_body
 from collector.planner import PlannedRequest
 from collector.policy import Action, RetryPolicy, decide
 
@@ -63,7 +63,7 @@ class AppBudget:
         self._throttler = Throttler(rate_limit=rate, period=period, retry_interval=interval)
 
     async def acquire(self) -> None:
-        await self._throttler.acquire()
+        await self._throttler.acquire()  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -194,13 +194,15 @@ class Pool:
                 job.attempts += 1
                 self.stats.calls_by_app[app.name] += 1
                 try:
-                    response = await self._transport.send(self._graph_request(request, account, app))
+                    response = await self._transport.send(
+                        self._graph_request(request, account, app)
+                    )
                     body = checked_body(response)
                     fetched_at = fetched_now(self._clock.now())
                     points = _points(request, body, self._version, fetched_at)
                 except GraphError as error:
                     return self._on_error(job, lane, error)
-            state = "done" if points else "no_data"
+            state: OutcomeState = "done" if points else "no_data"
             log.debug("request_done", metrics=",".join(request.metrics), points=len(points))
             return Outcome(
                 key=request.key,
@@ -215,7 +217,9 @@ class Pool:
                 attempts=job.attempts,
             )
 
-    def _graph_request(self, request: PlannedRequest, account: AccountRun, app: AppSettings) -> GraphRequest:
+    def _graph_request(
+        self, request: PlannedRequest, account: AccountRun, app: AppSettings
+    ) -> GraphRequest:
         params: list[tuple[str, str]] = [
             ("metric", ",".join(request.metrics)),
             ("period", request.period),
@@ -244,7 +248,12 @@ class Pool:
                 job.throttle_waits += 1
                 self.stats.throttled[decision.scope.value] += 1
                 self._pause(decision.scope, account, lane, decision.delay_s)
-                log.warning("budget_paused", scope=decision.scope.value, pause_s=round(decision.delay_s, 1), **fields)
+                log.warning(
+                    "budget_paused",
+                    scope=decision.scope.value,
+                    pause_s=round(decision.delay_s, 1),
+                    **fields,
+                )
             else:
                 log.info("request_retried", delay_s=round(decision.delay_s, 2), **fields)
             lane.retry_later(job, decision.delay_s)
@@ -269,7 +278,9 @@ class Pool:
         if scope is Scope.APP:
             lane.pause_app(seconds)
         elif scope is Scope.TOKEN:
-            self._token_pauses[account.token] = max(self._token_pauses.get(account.token, 0.0), until)
+            self._token_pauses[account.token] = max(
+                self._token_pauses.get(account.token, 0.0), until
+            )
         else:
             account.paused_until = max(account.paused_until, until)
 

@@ -39,7 +39,13 @@ class Point:
 
     def key(self) -> tuple[str, str, str, str | None, str]:
         """The identity of the point: equal keys mean the same observation."""
-        return (self.account_id, self.metric, self.period, self.end_time, dimensions_json(self.dimensions))
+        return (
+            self.account_id,
+            self.metric,
+            self.period,
+            self.end_time,
+            dimensions_json(self.dimensions),
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -52,9 +52,7 @@ def plan_minimum_seconds(config: Config, spec: PlanSpec) -> dict[str, float]:
     for account in config.accounts:
         per_app[account.app] = per_app.get(account.app, 0) + 1
     counts = count_requests(per_app, spec)
-    return {
-        app: counts.get(app, 0) * 3600.0 / config.app(app).calls_per_hour for app in per_app
-    }
+    return {app: counts.get(app, 0) * 3600.0 / config.app(app).calls_per_hour for app in per_app}
 
 
 @dataclass

@@ -68,7 +68,9 @@ def render_table(summary: RunSummary) -> str:
     ]
     for app, calls in sorted(summary.calls_by_app.items()):
         minimum = summary.plan_minimum_s.get(app, 0.0)
-        rows.append((f"  app {app}", f"{calls:,} calls (budget allows the plan in {minimum:,.0f} s)"))
+        rows.append(
+            (f"  app {app}", f"{calls:,} calls (budget allows the plan in {minimum:,.0f} s)")
+        )
     rows += [
         ("points written", f"{summary.points_written:,}"),
         ("points unchanged", f"{summary.points_unchanged:,}"),

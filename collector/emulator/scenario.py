@@ -197,7 +197,7 @@ def _timestamp(value: Any, where: str) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     raise ScenarioError(f"{where}: expected unix seconds or a datetime, got {value!r}")
 
 
@@ -218,8 +218,17 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
     """Build a :class:`Scenario` from parsed TOML; raises :class:`ScenarioError`."""
     _check_keys(
         raw,
-        {"seed", "revision_hours", "since_edge", "limits", "latency", "faults", "apps",
-         "accounts", "tokens"},
+        {
+            "seed",
+            "revision_hours",
+            "since_edge",
+            "limits",
+            "latency",
+            "faults",
+            "apps",
+            "accounts",
+            "tokens",
+        },
         source,
     )
     try:
@@ -267,7 +276,9 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
     _check_keys(latency_raw, set(LatencySettings.__dataclass_fields__), f"{source}: [latency]")
     faults_raw = _table(raw, "faults", source)
     _check_keys(
-        faults_raw, {"rate", "kinds", "slow_s", "schedule", "batch_null_rate"}, f"{source}: [faults]"
+        faults_raw,
+        {"rate", "kinds", "slow_s", "schedule", "batch_null_rate"},
+        f"{source}: [faults]",
     )
     kinds = tuple(faults_raw.get("kinds", FAULT_KINDS))
     schedule = tuple(

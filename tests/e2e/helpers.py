@@ -112,18 +112,18 @@ def expected_points(
         if wanted is not None and account.id not in wanted:
             continue
         for metric, period in pairs:
-            f, l = first, last
+            lo, hi = first, last
             if metric in HISTORY_LIMITED:
-                f, l = max(first, today - dt.timedelta(days=29)), min(last, today)
-                if f > l:
+                lo, hi = max(first, today - dt.timedelta(days=29)), min(last, today)
+                if lo > hi:
                     continue
             for end_time, dims, value in truth_points(
                 scenario,
                 account_id=account.id,
                 metric=metric,
                 period=period,
-                first_end_date=f,
-                last_end_date=l,
+                first_end_date=lo,
+                last_end_date=hi,
                 now=now.timestamp(),
                 version="v17.0",
             ):

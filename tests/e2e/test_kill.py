@@ -35,18 +35,39 @@ async def _collector(config: Path, *, crash_at: str | None = None, timeout: floa
     if crash_at:
         env["IG_COLLECTOR_CRASH_AT"] = crash_at
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collector", "--log-format", "json", "--log-level", "warning",
-        "run", "--config", str(config), "--no-progress",
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "collector",
+        "--log-format",
+        "json",
+        "--log-level",
+        "warning",
+        "run",
+        "--config",
+        str(config),
+        "--no-progress",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     return await asyncio.wait_for(process.wait(), timeout)
 
 
 async def _killed_after(config: Path, delay_s: float) -> int:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collector", "--log-format", "json", "--log-level", "warning",
-        "run", "--config", str(config), "--no-progress",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "collector",
+        "--log-format",
+        "json",
+        "--log-level",
+        "warning",
+        "run",
+        "--config",
+        str(config),
+        "--no-progress",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await asyncio.wait_for(process.wait(), delay_s)
@@ -68,18 +89,24 @@ async def slow_emulator():  # type: ignore[no-untyped-def]
 
 def _config(tmp_path: Path, scenario, emulator, today: dt.date) -> Path:  # type: ignore[no-untyped-def]
     return write_config(
-        tmp_path / "c.toml", scenario, emulator.base_url,
+        tmp_path / "c.toml",
+        scenario,
+        emulator.base_url,
         since=(today - dt.timedelta(days=75)).isoformat(),
         until=(today - dt.timedelta(days=1)).isoformat(),
-        out=tmp_path, concurrency=2,
+        out=tmp_path,
+        concurrency=2,
     )
 
 
 def _assert_exactly_once(tmp_path: Path, scenario, now: dt.datetime) -> None:  # type: ignore[no-untyped-def]
     today = pacific_date(now)
     truth = expected_points(
-        scenario, first=today - dt.timedelta(days=75), last=today - dt.timedelta(days=1),
-        today=today, now=now,
+        scenario,
+        first=today - dt.timedelta(days=75),
+        last=today - dt.timedelta(days=1),
+        today=today,
+        now=now,
     )
     assert sqlite_points(tmp_path / "insights.sqlite") == truth
     points, lines = ndjson_points(tmp_path / "insights.ndjson")
@@ -88,7 +115,9 @@ def _assert_exactly_once(tmp_path: Path, scenario, now: dt.datetime) -> None:  #
     assert ledger_states(tmp_path / "insights.sqlite").keys() <= {"done", "no_data"}
 
 
-async def test_kill_at_each_commit_stage_then_rerun_is_exactly_once(tmp_path, slow_emulator) -> None:  # type: ignore[no-untyped-def]
+async def test_kill_at_each_commit_stage_then_rerun_is_exactly_once(
+    tmp_path, slow_emulator
+) -> None:  # type: ignore[no-untyped-def]
     """Killed after staging, after the NDJSON append and after a commit, the re-run ends exact."""
     scenario, emulator, now = slow_emulator
     config = _config(tmp_path, scenario, emulator, pacific_date(now))
