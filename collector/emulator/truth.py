@@ -239,8 +239,8 @@ def truth_points(
     ``{"city"|"country"|"locale"|"gender_age": key}`` for audience_* (one lifetime map,
     dates ignored, end_time None); demographics ``{"timeframe": "THIS_MONTH", <breakdown>:
     value}`` (end_time None). A total_value metric, asked one day per request (SPEC 2),
-    gives per day the total with ``{}`` and, with a breakdown, one point per non-zero
-    result keyed by breakdown name, all with that day's end_time.
+    gives per day, with that day's end_time, its total with ``{}``, or with a breakdown
+    one point per non-zero result keyed by breakdown name (and no plain total).
     """
     account, rule = _lookup(scenario, account_id, metric, version)
     if account.followers < rule.min_followers:
@@ -286,13 +286,12 @@ def _day_points(
         hours = data.hour_map(scenario.seed, account.id, account.followers, day)
         return [(end_text, {"hour": hour}, value) for hour, value in hours.items()]
     if kind is Kind.TOTAL:
-        points: list[Point] = [(end_text, {}, _daily(scenario, account, rule.name, day, now))]
-        if cuts:
-            parts = _parts(scenario, account, rule.name, cuts, [day], now)
-            points += [
-                (end_text, dict(zip(cuts, key, strict=True)), value) for key, value in parts.items()
-            ]
-        return points
+        if not cuts:
+            return [(end_text, {}, _daily(scenario, account, rule.name, day, now))]
+        parts = _parts(scenario, account, rule.name, cuts, [day], now)
+        return [
+            (end_text, dict(zip(cuts, key, strict=True)), value) for key, value in parts.items()
+        ]
     return [(end_text, {}, _series_value(scenario, account, rule.name, period, day, now))]
 
 

@@ -226,21 +226,20 @@ def test_small_account_has_no_gated_points() -> None:
 
 def test_daily_total_points_add_up_to_a_range_total() -> None:
     """The per-day total points of a range sum to the edge's total over that range."""
-    points = truth_points(
-        SCENARIO,
-        account_id=BIG,
-        metric="likes",
-        period="day",
-        first_end_date=dt.date(2019, 12, 21),
-        last_end_date=dt.date(2019, 12, 30),
-        now=NOW,
-        version="v18.0",
-        metric_type="total_value",
-        breakdown="media_product_type",
-    )
-    plain = [p for p in points if p[1] == {}]
-    split = [p for p in points if p[1]]
-    assert len(plain) == 10
+    common: dict[str, Any] = {
+        "account_id": BIG,
+        "metric": "likes",
+        "period": "day",
+        "first_end_date": dt.date(2019, 12, 21),
+        "last_end_date": dt.date(2019, 12, 30),
+        "now": NOW,
+        "version": "v18.0",
+        "metric_type": "total_value",
+    }
+    plain = truth_points(SCENARIO, **common)
+    split = truth_points(SCENARIO, **common, breakdown="media_product_type")
+    assert len(plain) == 10 and all(p[1] == {} for p in plain)
+    assert all(set(p[1]) == {"media_product_type"} for p in split)
     answer = ask(
         {
             "metric": "likes",
