@@ -277,12 +277,10 @@ def _entry(
             "total_value": _total(scenario, account, rule, query.breakdowns, days, now),
             "id": ident,
         }
+    series = _series_values(scenario, account, rule.name, query.period, days, now)
     values = [
-        {
-            "value": _day_value(scenario, account, rule.name, query.period, day, now),
-            "end_time": pacific.graph_time(pacific.day_end(day)),
-        }
-        for day in days
+        {"value": value, "end_time": pacific.graph_time(pacific.day_end(day))}
+        for day, value in zip(days, series, strict=True)
     ]
     return {
         **head,
@@ -293,17 +291,33 @@ def _entry(
     }
 
 
-def _day_value(
-    scenario: Scenario, account: Account, metric: str, period: str, day: dt.date, now: float
-) -> int | dict[str, int]:
+_SPAN = {"day": 1, "week": 7, "days_28": 28}
+
+
+def _series_values(
+    scenario: Scenario,
+    account: Account,
+    metric: str,
+    period: str,
+    days: list[dt.date],
+    now: float,
+) -> list[int] | list[dict[str, int]]:
+    """Per selected day: the hour map (online_followers) or the daily / rolling value.
+
+    ``days`` are consecutive; week and days_28 are the sums of the 7 / 28 served
+    daily values ending each day (SPEC 3), computed once over the whole stretch.
+    """
     seed, acc, fol, rev = scenario.seed, account.id, account.followers, scenario.revision_hours
     if metric == "online_followers":
-        return data.hour_map(seed, acc, fol, day)
-    if period == "week":
-        return data.rolling_value(seed, acc, fol, metric, day, 7, now, rev)
-    if period == "days_28":
-        return data.rolling_value(seed, acc, fol, metric, day, 28, now, rev)
-    return data.served_value(seed, acc, fol, metric, day, now, rev) or 0
+        return [data.hour_map(seed, acc, fol, day) for day in days]
+    span = _SPAN[period]
+    first = days[0] - dt.timedelta(days=span - 1)
+    count = (days[-1] - first).days + 1
+    daily = [
+        data.served_value(seed, acc, fol, metric, first + dt.timedelta(days=i), now, rev) or 0
+        for i in range(count)
+    ]
+    return [sum(daily[i : i + span]) for i in range(count - span + 1)]
 
 
 def _total(
