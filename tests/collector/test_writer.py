@@ -40,9 +40,10 @@ def _outcome(key: str, points: tuple[Point, ...] = (), state: OutcomeState = "do
 
 def _lines(path: Path) -> list[dict[str, object]]:
     """The NDJSON file parsed with the stdlib (gzip-aware), one dict per line."""
-    opener: Callable[..., object] = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-        return [json.loads(line) for line in f]  # type: ignore[attr-defined]
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture
@@ -67,11 +68,11 @@ def _sqlite_files_only(directory: Path) -> bool:
 
 
 async def _until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until ``condition`` holds (bounded, no wall-clock sleeps)."""
+    """Let the loop (and SQLite's thread) run until ``condition`` holds, for at most 5 s."""
     for _ in range(1_000):
         if condition():
             return
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.005)
     raise AssertionError("condition never held")
 
 
@@ -156,9 +157,9 @@ async def test_batch_waits_for_max_delay_of_the_clock(store: Store) -> None:
     writer = SinkWriter(store, None, clock, max_delay=0.5)
     await writer.start()
     await writer.put(_outcome("a", (_point(1, 20),)))
-    for _ in range(50):
-        await asyncio.sleep(0)
-    assert writer.stats.batches == 0
+    await _until(lambda: writer.backlog == 0)  # taken into a batch that now waits
+    await asyncio.sleep(0.1)  # real time passes; the injected clock does not
+    assert (writer.stats.batches, await store.points()) == (0, [])
     clock.advance(0.5)
     await _until(lambda: writer.stats.batches == 1)
     await writer.close()
