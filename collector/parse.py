@@ -102,8 +102,9 @@ def _values(name: str, item: Any) -> Iterator[tuple[str | None, dict[str, str], 
 def _total(
     total: Any, end_time: str | None
 ) -> Iterator[tuple[str | None, dict[str, str], int | float]]:
-    if not isinstance(total, dict) or "value" not in total:
-        raise BadResponse("total_value without a value")
+    # Demographic answers carry only breakdowns; a plain total carries a value.
+    if not isinstance(total, dict) or ("value" not in total and not total.get("breakdowns")):
+        raise BadResponse("total_value without a value or breakdowns")
     breakdowns = total.get("breakdowns") or []
     if not breakdowns:
         yield end_time, {}, _number(total["value"], "total_value")
