@@ -16,6 +16,7 @@ The SPEC section 5 table, as decisions:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,7 +58,12 @@ class Decision:
 
 def backoff(attempt: int, policy: RetryPolicy, draw: float) -> float:
     """Full-jitter delay before retry number ``attempt`` (1-based); ``draw`` in [0, 1)."""
-    ceiling: float = min(policy.max_delay_s, policy.base_delay_s * 2.0 ** max(0, attempt - 1))
+    try:
+        growth = policy.base_delay_s * 2.0 ** max(0, attempt - 1)
+    except OverflowError:
+        # 2.0 ** n overflows past n = 1023; any positive base is then past every cap.
+        growth = math.inf if policy.base_delay_s > 0 else 0.0
+    ceiling: float = min(policy.max_delay_s, growth)
     return draw * ceiling
 
 
