@@ -72,7 +72,8 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_UTC_GRAPH_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000")
+# ASCII digits only: ``\d`` would also take other scripts' digits.
+_UTC_GRAPH_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+0000")
 
 
 @lru_cache(maxsize=8192)
@@ -80,9 +81,12 @@ def graph_time_to_rfc3339(end_time: str) -> str:
     """Graph's ``2019-12-20T08:00:00+0000`` as ``2019-12-20T08:00:00Z``.
 
     Raises ``ValueError`` for text that is not such a timestamp. The common
-    ``+0000`` form is rewritten without parsing (a run sees the same few
+    ``+0000`` form is rewritten without strptime (a run sees the same few
     hundred end_times millions of times, hence the cache too).
     """
     if _UTC_GRAPH_TIME.fullmatch(end_time):
+        # The shape alone lets month 13 or hour 99 through: fromisoformat checks the
+        # ranges (cheap, and the cache makes it once per distinct end_time).
+        dt.datetime.fromisoformat(end_time[:19])
         return end_time[:19] + "Z"
     return rfc3339(dt.datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z"))
