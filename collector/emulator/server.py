@@ -94,6 +94,7 @@ class EmulatorState:
     faults: FaultPlan
     calls: CallLog = field(default_factory=CallLog)
     requests: int = 0  # HTTP requests seen; seeds the latency of each
+    in_flight: int = 0  # answers being waited on or sent (latency, ``slow``)
 
     @classmethod
     def create(
@@ -120,8 +121,9 @@ class EmulatorState:
     def serve_edge(self, req: EdgeRequest, route: Route, *, in_batch: bool = False) -> Served:
         """Steps 1-5 of the pipeline for one insights call or batch item.
 
-        In a batch (``in_batch``) an item may come back as ``None``-bodied
-        :class:`Served` with status 0: the ``batch_null_rate`` draw ("no time for it").
+        In a batch (``in_batch``) an item may come back with status 0 and fault
+        ``batch_null``: the ``batch_null_rate`` draw ("no time for it"), answered ``null``.
+        Calls refused by a limit draw no fault (their call number is spent).
         """
         now = self.now()
         token = token_of(req)
@@ -157,15 +159,15 @@ class EmulatorState:
             )
             return served
 
-        kind = None
         if in_batch and self.faults.batch_null(number):
             served = Served(0, {}, headers, fault="batch_null", call_number=number)
-        elif (kind := self.faults.decide(number, account.id)) in GRAPH_FAULT_ERRORS:
-            assert kind is not None
-            served = self._graph_fault(kind, headers, account, number)
         else:
-            answer = answer_insights(self.scenario, req, caller, now)
-            served = Served(answer.status, answer.body, headers, fault=kind, call_number=number)
+            kind = self.faults.decide(number, account.id)
+            if kind is not None and kind in GRAPH_FAULT_ERRORS:
+                served = self._graph_fault(kind, headers, account, number)
+            else:
+                answer = answer_insights(self.scenario, req, caller, now)
+                served = Served(answer.status, answer.body, headers, kind, number)
         self._log(served, route, now, app=caller.app.name, account=account.id, token=token)
         return served
 
@@ -248,19 +250,23 @@ async def send(
     transport_fault: str | None,
 ) -> web.StreamResponse:
     """Step 6: latency, then the answer as the transport fault (if any) bends it."""
-    wait = state.latency_s()
-    if wait > 0:
-        await asyncio.sleep(wait)
-    if transport_fault == "slow":
-        await faults.stall(state.scenario.faults.slow_s)
-    if transport_fault == "html_502":
-        return faults.html_502()
-    payload = orjson.dumps(body)
-    if transport_fault == "truncated_json":
-        return faults.truncated_json(dict(headers), payload)
-    if transport_fault == "drop_mid_body":
-        return await faults.drop_mid_body(request, status, dict(headers), payload)
-    return json_response(status, body, headers)
+    state.in_flight += 1
+    try:
+        wait = state.latency_s()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if transport_fault == "slow":
+            await faults.stall(state.scenario.faults.slow_s)
+        if transport_fault == "html_502":
+            return faults.html_502()
+        payload = orjson.dumps(body)
+        if transport_fault == "truncated_json":
+            return faults.truncated_json(dict(headers), payload)
+        if transport_fault == "drop_mid_body":
+            return await faults.drop_mid_body(request, status, dict(headers), payload)
+        return json_response(status, body, headers)
+    finally:
+        state.in_flight -= 1
 
 
 async def _params(request: web.Request) -> dict[str, str]:

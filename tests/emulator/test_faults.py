@@ -199,6 +199,20 @@ async def test_slow_answer_runs_into_a_client_timeout(http: aiohttp.ClientSessio
     assert time.monotonic() - started < 5
 
 
+async def test_slow_answer_stops_when_its_client_leaves(http: aiohttp.ClientSession) -> None:
+    """The stalled answer is cancelled once the client gives up, not left to run 30 s."""
+    async with running_emulator(with_faults(slow_s=30), clock=FixedClock(NOW)) as emu:
+        emu.state.faults.inject("slow")
+        with pytest.raises(asyncio.TimeoutError):
+            async with http.get(url(emu.base_url), timeout=aiohttp.ClientTimeout(total=0.2)):
+                pass
+        for _ in range(50):
+            if emu.state.in_flight == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert emu.state.in_flight == 0
+
+
 async def test_schedule_fails_the_listed_call_over_http(http: aiohttp.ClientSession) -> None:
     """A fault scheduled for call 2 fails the second call and no other."""
     scenario = with_faults(schedule=(ScheduledFault(2, "transient_1"),))

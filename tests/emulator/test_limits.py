@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+from typing import Any
 
 import aiohttp
 import orjson
@@ -28,7 +29,7 @@ ACC_21 = "17841400000000021"  # agency-b
 TOKENS = {ACC_1: "EAAdemoA001", ACC_2: "EAAdemoA002", ACC_21: "EAAdemoB021"}
 
 
-def limited(**limits: float) -> Scenario:
+def limited(**limits: Any) -> Scenario:
     base = default_scenario()
     return dataclasses.replace(base, limits=dataclasses.replace(base.limits, **limits))
 

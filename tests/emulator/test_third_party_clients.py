@@ -14,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from facebook_business.adobjects.iguser import IGUser
-from facebook_business.api import FacebookAdsApi
-from facebook_business.session import FacebookSession
-from pyfacebook import IGBusinessApi
+from facebook_business.adobjects.iguser import IGUser  # type: ignore[import-untyped]
+from facebook_business.api import FacebookAdsApi  # type: ignore[import-untyped]
+from facebook_business.session import FacebookSession  # type: ignore[import-untyped]
+from pyfacebook import FacebookError, IGBusinessApi  # type: ignore[import-untyped]
 
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import Scenario, default_scenario
@@ -129,3 +129,13 @@ def test_facebook_business_reads_the_truth(emu: RunningEmulator) -> None:
     first_page = list(itertools.islice(cursor, 2))
     got = {entry["name"]: entry["values"] for entry in first_page}
     assert got == {"impressions": truth("impressions"), "reach": truth("reach")}
+
+
+def test_pyfacebook_sees_a_fault_injected_from_the_test_thread(emu: RunningEmulator) -> None:
+    """A transient fault injected from the test's thread reaches pyfacebook as error code 1."""
+    emu.state.faults.inject("transient_1")
+    with pytest.raises(FacebookError) as raised:
+        pyfacebook_api(emu).user.get_insights(
+            user_id=ACC, metric="reach", period="day", since=str(SINCE), until=str(UNTIL)
+        )
+    assert raised.value.code == 1
