@@ -39,6 +39,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._exact: set[str] = set()
+        self._lengths: list[int] = []  # distinct lengths in ``_exact``, longest first
         self._odd: list[str] = []  # secrets with characters a word match cannot cover
         self.add(secrets)
 
@@ -50,6 +51,7 @@ class Redactor:
                 self._exact.add(secret)
             else:
                 self._odd.append(secret)
+        self._lengths = sorted({len(s) for s in self._exact}, reverse=True)
 
     def clean(self, text: str) -> str:
         """``text`` with every secret and credential-shaped part replaced."""
@@ -57,8 +59,26 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         if self._exact:
-            text = _WORDS.sub(lambda m: REDACTED if m.group(0) in self._exact else m.group(0), text)
+            text = _WORDS.sub(self._word, text)
         return _PATTERNS.sub(_pattern_replacement, text)
+
+    def _word(self, match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word in self._exact:
+            return REDACTED
+        if len(word) <= self._lengths[-1]:
+            return word  # too short to hold a registered secret and more
+        # A secret can sit inside a longer word: "<app id>|<secret>", or a sentence's
+        # final "." glued to it. Look for every registered length at every offset.
+        found: set[str] = set()
+        for length in self._lengths:
+            for start in range(len(word) - length + 1):
+                piece = word[start : start + length]
+                if piece in self._exact:
+                    found.add(piece)
+        for secret in sorted(found, key=len, reverse=True):
+            word = word.replace(secret, REDACTED)
+        return word
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
