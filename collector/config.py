@@ -60,9 +60,10 @@ __all__ = [
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_NDJSON = "out/insights.ndjson"
 DEFAULT_SQLITE = "out/insights.sqlite"
+MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
 
 _TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log")
-_GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency")
+_GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency", "batch_size")
 _APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency")
 _COLLECT = ("metrics", "periods", "since", "until", "timeframes")
 _OUTPUT = ("ndjson", "sqlite")
@@ -79,6 +80,7 @@ class GraphSettings:
     token_in: Literal["header", "query"] = "header"
     timeout_s: float = 30.0
     concurrency: int = 32
+    batch_size: int = 1  # requests per batch POST (SPEC 7); 1 = no batching
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +303,20 @@ def _graph(table: Table) -> GraphSettings:
         token_in="query" if token_in == "query" else "header",
         timeout_s=table.positive_number("timeout_s", 30.0),
         concurrency=table.integer("concurrency", 32, minimum=1),
+        batch_size=_batch_size(table),
     )
+
+
+def _batch_size(table: Table) -> int:
+    """``[graph].batch_size``: 1 (the default, no batching) up to Meta's 50 (SPEC 7)."""
+    size = table.integer("batch_size", 1, minimum=1)
+    if size > MAX_BATCH_SIZE:
+        raise table.error(
+            "batch_size",
+            f"must be at most {MAX_BATCH_SIZE} (Meta's limit per batch), got {size}",
+            f"use a value from 1 (no batching) to {MAX_BATCH_SIZE}",
+        )
+    return size
 
 
 def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[AppConfig, ...]:

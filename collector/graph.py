@@ -157,15 +157,35 @@ class HttpTransport:
         return params, headers
 
     async def send(self, request: GraphRequest) -> GraphResponse:
+        params, headers = self._prepare(request)
+        return await self._exchange("GET", request.path, params=params, headers=headers)
+
+    async def post_form(self, path: str, form: Mapping[str, str]) -> GraphResponse:
+        """POST ``form`` (URL-encoded body) to ``path`` below the version; parse as :meth:`send`.
+
+        For batch requests (SPEC 7): credentials travel inside ``form`` only, never
+        in the URL or a header, and no exception text quotes the form. Raises
+        :class:`TransportError` as :meth:`send` does.
+        """
+        return await self._exchange("POST", path, data=dict(form))
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> GraphResponse:
         if self._session is None:
             await self.start()
         assert self._session is not None
-        params, headers = self._prepare(request)
         # Exception texts from aiohttp can quote the URL (and with it a query token):
         # only exception type names leave this method.
         try:
-            async with self._session.get(
-                self._prefix + request.path, params=params, headers=headers
+            async with self._session.request(
+                method, self._prefix + path, params=params, headers=headers, data=data
             ) as response:
                 raw = await response.read()
                 return _parse(response.status, response.headers, raw)
