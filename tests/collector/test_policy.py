@@ -216,9 +216,8 @@ def test_unclassified_api_error_fails() -> None:
 
 def _sends_until_given_up(error: GraphError, policy: RetryPolicy, draw: float) -> tuple[int, int]:
     """Send, meet ``error`` every time, follow ``decide`` as the pool does; (sends, waits)."""
-    attempts, waits = 0, 0
-    for _ in range(10_000):
-        attempts += 1
+    waits = 0
+    for attempts in range(1, 10_000):
         decision = decide(error, attempts=attempts, throttle_waits=waits, policy=policy, draw=draw)
         if decision.action is Action.FAIL:
             return attempts, waits
