@@ -24,13 +24,14 @@ from asyncio_throttle.throttler import Throttler
 
 from collector.clock import Clock
 from collector.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
-from collector.errors import GraphError, Scope, TokenInvalid
+from collector.errors import GraphError, InvalidRequest, Scope, TokenInvalid
 from collector.graph import GraphRequest, Transport, checked_body
 from collector.outcome import Outcome, OutcomeState
 from collector.pacific import end_time_of
 from collector.parse import fetched_now, points_from_body
 from collector.planner import PlannedRequest
 from collector.policy import Action, RetryPolicy, decide
+from collector.records import Point
 
 log = structlog.get_logger("collector.pool")
 
@@ -77,6 +78,7 @@ class RunStats:
     retries: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
     failed_accounts: dict[str, str] = field(default_factory=dict)
+    rejected_metrics: dict[str, str] = field(default_factory=dict)  # "account:metric" -> why
     accounts_done: int = 0
     dead_tokens: int = 0
 
@@ -120,6 +122,7 @@ class Pool:
         self._budgets = {name: AppBudget(app.calls_per_hour) for name, app in apps.items()}
         self._dead_tokens: dict[str, str] = {}
         self._token_pauses: dict[str, float] = {}
+        self._rejected: dict[str, dict[str, str]] = {}  # account -> metric -> why
         self._progress = progress
         self.stats = RunStats()
         self._lanes = {
@@ -185,43 +188,83 @@ class Pool:
         stopped = account.stopped or self._dead_tokens.get(account.token)
         if stopped:
             return failed_outcome(request, stopped, attempts=job.attempts)
-        window = _window_text(request)
+        rejected = self._rejected.get(account.id, {})
+        metrics = tuple(m for m in request.metrics if m not in rejected)
         with structlog.contextvars.bound_contextvars(
-            account=account.id, app=app.name, window=window
+            account=account.id, app=app.name, window=_window_text(request)
         ):
-            await budget.acquire()
-            async with self._global:
-                job.attempts += 1
-                self.stats.calls_by_app[app.name] += 1
-                try:
-                    response = await self._transport.send(
-                        self._graph_request(request, account, app)
-                    )
-                    body = checked_body(response)
-                    fetched_at = fetched_now(self._clock.now())
-                    points = _points(request, body, self._version, fetched_at)
-                except GraphError as error:
-                    return self._on_error(job, lane, error)
-            state: OutcomeState = "done" if points else "no_data"
-            log.debug("request_done", metrics=",".join(request.metrics), points=len(points))
-            return Outcome(
-                key=request.key,
-                account_id=request.account_id,
-                app=request.app,
-                metrics=request.metrics,
-                period=request.period,
-                since=request.window.since if request.window else None,
-                until=request.window.until if request.window else None,
-                state=state,
-                points=tuple(points),
-                attempts=job.attempts,
+            try:
+                points = await self._collect(job, app, budget, metrics) if metrics else []
+            except GraphError as error:
+                return self._on_error(job, lane, error)
+            log.debug("request_done", metrics=",".join(metrics), points=len(points))
+        refused = [m for m in request.metrics if m in self._rejected.get(account.id, {})]
+        state: OutcomeState = "done" if points else "no_data"
+        if not points and len(refused) == len(request.metrics):
+            state = "failed"
+        return Outcome(
+            key=request.key,
+            account_id=request.account_id,
+            app=request.app,
+            metrics=request.metrics,
+            period=request.period,
+            since=request.window.since if request.window else None,
+            until=request.window.until if request.window else None,
+            state=state,
+            points=tuple(points),
+            attempts=job.attempts,
+            reason=f"metric_rejected: {','.join(refused)}" if refused else None,
+        )
+
+    async def _collect(
+        self, job: Job, app: AppSettings, budget: AppBudget, metrics: tuple[str, ...]
+    ) -> list[Point]:
+        """The points of ``metrics``, isolating any metric the API rejects.
+
+        Meta: one bad metric fails the whole request (code 100). A rejected
+        request of several metrics is split in halves until each rejected metric
+        stands alone; it is then marked unsupported for this account (and this
+        run's API version) and the others are collected. Other errors propagate.
+        """
+        try:
+            return await self._send(job, app, budget, metrics)
+        except InvalidRequest as error:
+            if len(metrics) == 1:
+                self._reject(job.account, metrics[0], error)
+                return []
+            half = len(metrics) // 2
+            first = await self._collect(job, app, budget, metrics[:half])
+            return first + await self._collect(job, app, budget, metrics[half:])
+
+    async def _send(
+        self, job: Job, app: AppSettings, budget: AppBudget, metrics: tuple[str, ...]
+    ) -> list[Point]:
+        """One call for ``metrics`` of ``job``'s request, under the app's budget."""
+        await budget.acquire()
+        async with self._global:
+            job.attempts += 1
+            self.stats.calls_by_app[app.name] += 1
+            response = await self._transport.send(
+                self._graph_request(job.request, metrics, job.account, app)
             )
+        body = checked_body(response)
+        fetched_at = fetched_now(self._clock.now())
+        return _points(job.request, metrics, body, self._version, fetched_at)
+
+    def _reject(self, account: AccountRun, metric: str, error: InvalidRequest) -> None:
+        self._rejected.setdefault(account.id, {})[metric] = str(error)
+        self.stats.rejected_metrics[f"{account.id}:{metric}"] = str(error)
+        log.error("metric_rejected", metric=metric, detail=str(error))
 
     def _graph_request(
-        self, request: PlannedRequest, account: AccountRun, app: AppSettings
+        self,
+        request: PlannedRequest,
+        metrics: tuple[str, ...],
+        account: AccountRun,
+        app: AppSettings,
     ) -> GraphRequest:
         params: list[tuple[str, str]] = [
-            ("metric", ",".join(request.metrics)),
+            ("metric", ",".join(metrics)),
             ("period", request.period),
         ]
         if request.window is not None:
@@ -292,7 +335,13 @@ def _window_text(request: PlannedRequest) -> str:
     return f"{window.first.isoformat()}..{window.last.isoformat()}"
 
 
-def _points(request: PlannedRequest, body: object, version: str, fetched_at: str) -> list:  # type: ignore[type-arg]
+def _points(
+    request: PlannedRequest,
+    metrics: tuple[str, ...],
+    body: object,
+    version: str,
+    fetched_at: str,
+) -> list[Point]:
     window = request.window
     end_times: set[str] | None = None
     total_end: str | None = None
@@ -303,7 +352,7 @@ def _points(request: PlannedRequest, body: object, version: str, fetched_at: str
     return points_from_body(
         body,
         account_id=request.account_id,
-        metrics=set(request.metrics),
+        metrics=set(metrics),
         api_version=version,
         fetched_at=fetched_at,
         end_times=end_times,

@@ -24,6 +24,7 @@ from collector.graph import HttpTransport, Transport
 from collector.logs import REDACTOR
 from collector.pacific import pacific_date
 from collector.planner import AccountRef, PlanSpec, count_requests, plan_account
+from collector.policy import RetryPolicy
 from collector.pool import AppSettings, Pool, RunStats
 from collector.store import Store
 from collector.summary import Progress, RunSummary
@@ -79,11 +80,12 @@ async def run_once(
     transport: Transport | None = None,
     show_progress: bool = True,
     writer_hook: Callable[[str], None] | None = None,
+    policy: RetryPolicy | None = None,
 ) -> RunSummary:
     """Collect everything ``config`` asks for; returns the run's summary.
 
     ``transport`` replaces the HTTP client (tests); ``writer_hook`` is the sink
-    writer's crash-test seam.
+    writer's crash-test seam; ``policy`` replaces the default retry policy.
     """
     clock = clock or SystemClock()
     REDACTOR.add(a.token for a in config.accounts)
@@ -138,6 +140,7 @@ async def run_once(
                 clock=clock,
                 version=config.graph.api_version,
                 concurrency=config.graph.concurrency,
+                policy=policy,
                 progress=_progress_hook(progress, source) if progress else None,
             )
             stats = await pool.run()
@@ -206,6 +209,7 @@ def _summary(
         failed=stats.outcomes.get("failed", 0),
         failures=dict(stats.failures),
         failed_accounts=dict(stats.failed_accounts),
+        rejected_metrics=dict(stats.rejected_metrics),
         retries=dict(stats.retries),
         throttled=dict(stats.throttled),
         duration_s=duration,

@@ -28,6 +28,7 @@ class RunSummary:
     failed: int
     failures: Mapping[str, int]
     failed_accounts: Mapping[str, str]
+    rejected_metrics: Mapping[str, str]  # "account:metric" -> the API's reason
     retries: Mapping[str, int]
     throttled: Mapping[str, int]
     duration_s: float
@@ -37,8 +38,8 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything planned is done; 1 when something failed."""
-        return 1 if self.failed else 0
+        """0 when everything planned is done; 1 when a request or a metric failed."""
+        return 1 if self.failed or self.rejected_metrics else 0
 
     def event_fields(self) -> dict[str, object]:
         return {
@@ -53,6 +54,7 @@ class RunSummary:
             "failed": self.failed,
             "failures": dict(self.failures),
             "failed_accounts": dict(self.failed_accounts),
+            "rejected_metrics": dict(self.rejected_metrics),
             "retries": dict(self.retries),
             "throttled": dict(self.throttled),
             "duration_s": round(self.duration_s, 3),
@@ -84,6 +86,8 @@ def render_table(summary: RunSummary) -> str:
         rows.append((f"retried after {reason}", f"{count:,}"))
     for account, reason in sorted(summary.failed_accounts.items()):
         rows.append((f"  account {account}", f"stopped: {reason}"))
+    for where, reason in sorted(summary.rejected_metrics.items()):
+        rows.append((f"  metric {where}", f"rejected: {reason}"))
     rows += [
         ("duration", f"{summary.duration_s:,.2f} s"),
         ("sqlite", summary.sqlite),

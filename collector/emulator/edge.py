@@ -203,7 +203,7 @@ def answer_insights(scenario: Scenario, req: EdgeRequest, caller: Caller, now: f
     serve (under 100 followers, or no day of the range begun) has no entry, so a
     single-metric request answers ``{"data": []}``.
     """
-    query = parse_query(req.version, req.params, now)
+    query = parse_query(req.version, req.params, now, scenario.retired_metrics)
     if isinstance(query, Rejection):
         return graph_error(query.code, query.message, subcode=query.subcode)
     entries = [

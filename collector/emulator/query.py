@@ -15,7 +15,7 @@ maps -> since <= until -> 30-day span -> 30-day history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -90,8 +90,14 @@ def _param(params: Mapping[str, str], name: str) -> str | None:
     return value.strip()
 
 
-def parse_query(version: str, params: Mapping[str, str], now: float) -> InsightsQuery | Rejection:
-    """Validate ``params`` against ``version``'s rules at ``now``; see the module doc for order."""
+def parse_query(
+    version: str, params: Mapping[str, str], now: float, retired: Collection[str] = ()
+) -> InsightsQuery | Rejection:
+    """Validate ``params`` against ``version``'s rules at ``now``; see the module doc for order.
+
+    ``retired`` names metrics refused as unknown whatever the version (a scenario's
+    "Meta retired it yesterday").
+    """
     if R.version_major(version) is None:
         return Rejection(R.msg_bad_version(version), code=2500)
     catalogue = R.catalogue(version)
@@ -103,7 +109,7 @@ def parse_query(version: str, params: Mapping[str, str], now: float) -> Insights
     if names is None:
         return Rejection(R.msg_metric_list_invalid())
     for index, name in enumerate(names):
-        if name not in catalogue:
+        if name not in catalogue or name in retired:
             return Rejection(R.msg_unknown_metric(index, version))
     metrics = tuple(catalogue[name] for name in names)
 

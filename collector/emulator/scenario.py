@@ -10,6 +10,7 @@ TOML layout (every table but ``[[apps]]`` and ``[[accounts]]`` is optional)::
     seed = 7
     revision_hours = 48          # values this recent may still change
     since_edge = "exclusive"     # is a value whose end_time == since returned?
+    retired_metrics = ["profile_views"]   # "retired yesterday": refused in every version
 
     [limits]
     app_calls = 4800             # per-app rolling allowance (calls per window)
@@ -162,6 +163,7 @@ class Scenario:
     faults: FaultSettings = field(default_factory=FaultSettings)
     revision_hours: float = 48.0
     since_edge: str = "exclusive"
+    retired_metrics: tuple[str, ...] = ()  # refused as unknown in every version
 
     def app(self, name: str) -> App:
         for app in self.apps:
@@ -222,6 +224,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
             "seed",
             "revision_hours",
             "since_edge",
+            "retired_metrics",
             "limits",
             "latency",
             "faults",
@@ -310,6 +313,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
         ),
         revision_hours=float(raw.get("revision_hours", 48.0)),
         since_edge=since_edge,
+        retired_metrics=tuple(str(m) for m in raw.get("retired_metrics", ())),
     )
     _check_references(scenario, source)
     return scenario

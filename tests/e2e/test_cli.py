@@ -19,8 +19,13 @@ pytestmark = pytest.mark.slow
 
 async def _cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collector", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd,
+        sys.executable,
+        "-m",
+        "collector",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
     )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode is not None
@@ -50,8 +55,13 @@ async def test_bad_config_exits_2_naming_the_file_and_sends_nothing(
     """Each config mistake ends `run` with exit 2 and a message naming the file; no call is made."""
     scenario, running = emulator
     path = write_config(
-        tmp_path / "bad.toml", scenario, running.base_url, since="2025-11-01", until="2025-11-10",
-        out=tmp_path, metrics=("reach", "impressions"),
+        tmp_path / "bad.toml",
+        scenario,
+        running.base_url,
+        since="2025-11-01",
+        until="2025-11-10",
+        out=tmp_path,
+        metrics=("reach", "impressions"),
     )
     text = path.read_text()
     old, new = BAD_CONFIGS[mistake]
@@ -68,8 +78,13 @@ async def test_bad_registry_row_names_the_row(tmp_path: Path, emulator) -> None:
     """A registry CSV row without a token is reported with its row number and exit 2."""
     scenario, running = emulator
     path = write_config(
-        tmp_path / "c.toml", scenario, running.base_url, since="2025-11-01", until="2025-11-10",
-        out=tmp_path, metrics=("reach",),
+        tmp_path / "c.toml",
+        scenario,
+        running.base_url,
+        since="2025-11-01",
+        until="2025-11-10",
+        out=tmp_path,
+        metrics=("reach",),
     )
     (tmp_path / "more.csv").write_text("id,app,token,label\n17841400000000999,app-a,,x\n")
     path.write_text(path.read_text() + '\n[registry]\npath = "more.csv"\n')
@@ -89,8 +104,13 @@ async def test_plan_prints_the_request_count_and_sends_nothing(tmp_path: Path, e
     """`plan` states requests per app and total without calling the API."""
     scenario, running = emulator
     path = write_config(
-        tmp_path / "c.toml", scenario, running.base_url, since="2025-10-01", until="2025-10-30",
-        out=tmp_path, metrics=("reach", "impressions", "audience_city"),
+        tmp_path / "c.toml",
+        scenario,
+        running.base_url,
+        since="2025-10-01",
+        until="2025-10-30",
+        out=tmp_path,
+        metrics=("reach", "impressions", "audience_city"),
     )
     code, out, _err = await _cli("plan", "--config", str(path))
     assert code == 0
@@ -103,8 +123,13 @@ async def test_status_shows_the_ledger_after_a_run(tmp_path: Path, emulator) -> 
     """After a run, `status` lists every account with its finished requests."""
     scenario, running = emulator
     path = write_config(
-        tmp_path / "c.toml", scenario, running.base_url, since="2025-10-01", until="2025-10-30",
-        out=tmp_path, metrics=("reach",),
+        tmp_path / "c.toml",
+        scenario,
+        running.base_url,
+        since="2025-10-01",
+        until="2025-10-30",
+        out=tmp_path,
+        metrics=("reach",),
     )
     code, _out, _err = await _cli("run", "--config", str(path), "--no-progress")
     assert code == 0
@@ -119,13 +144,26 @@ async def test_no_secret_reaches_logs_outputs_or_database(tmp_path: Path, emulat
     """With tokens in the query string and debug logs, no token, secret or proof is written anywhere."""
     scenario, running = emulator
     path = write_config(
-        tmp_path / "c.toml", scenario, running.base_url, since="2025-10-20", until="2025-11-19",
-        out=tmp_path, metrics=("reach", "follower_count"), extra_graph='token_in = "query"',
+        tmp_path / "c.toml",
+        scenario,
+        running.base_url,
+        since="2025-10-20",
+        until="2025-11-19",
+        out=tmp_path,
+        metrics=("reach", "follower_count"),
+        extra_graph='token_in = "query"',
     )
     # one account's token is dead: its error path is logged too
     path.write_text(path.read_text().replace('token = "EAAtokenA102"', 'token = "EAAtokenDEAD42"'))
     code, out, err = await _cli(
-        "--log-level", "debug", "--log-format", "json", "run", "--config", str(path), "--no-progress"
+        "--log-level",
+        "debug",
+        "--log-format",
+        "json",
+        "run",
+        "--config",
+        str(path),
+        "--no-progress",
     )
     assert code == 1  # the dead token's account failed; the rest completed
     secrets = {a.token for a in scenario.accounts} | {"EAAtokenDEAD42"}
