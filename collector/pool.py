@@ -47,19 +47,19 @@ class AppSettings:
 
 
 class AppBudget:
-    """An app's ``calls_per_hour``, enforced with asyncio-throttle.
+    """An app's ``calls_per_hour``, enforced with asyncio-throttle (a sliding log).
 
-    The hour is cut into one-minute periods of ``calls_per_hour / 60`` calls (when
-    the budget allows at least one call a minute): no rolling hour can then hold
-    more than the budget, and the calls are spread instead of burst.
+    The budget is applied per second (``calls_per_hour / 3600`` calls in any
+    one-second window; for budgets under one call a second, one call per
+    ``3600 / calls_per_hour`` s). Any longer window then holds at most its share
+    of the budget, so a rolling hour never exceeds it and neither does an
+    allowance measured over a few seconds (the emulator's scaled-down limits).
     """
 
     def __init__(self, calls_per_hour: float) -> None:
-        if calls_per_hour >= 60:
-            rate, period = max(1, int(calls_per_hour // 60)), 60.0
-        else:
-            rate, period = max(1, int(calls_per_hour)), 3600.0
-        # asyncio-throttle polls; a poll interval near one call's share keeps it cheap.
+        period = max(1.0, 3600.0 / calls_per_hour)
+        rate = max(1, int(calls_per_hour * period / 3600.0))
+        # asyncio-throttle polls; a poll interval near half a call's share keeps it cheap.
         interval = min(0.05, max(0.002, period / rate / 2))
         self._throttler = Throttler(rate_limit=rate, period=period, retry_interval=interval)
 

@@ -114,6 +114,10 @@ def parse_query(
     metrics = tuple(catalogue[name] for name in names)
 
     period = _param(params, "period")
+    if period is not None and period.startswith("["):
+        # facebook-business sends enum parameters as JSON arrays: period=["day"]
+        periods = parse_metric_list(period)
+        period = periods[0] if periods and len(periods) == 1 else "?"
     if period is None:
         return Rejection(R.msg_period_required())
     if period not in R.PERIODS:

@@ -292,3 +292,12 @@ def test_first_fault_wins() -> None:
 def test_valid_request_for_big_account_succeeds() -> None:
     """Control: a well-formed legacy request is answered 200."""
     assert ask({"metric": "reach", "period": "day"}, ig=BIG).status == 200
+
+
+def test_period_as_a_one_element_json_array_is_accepted() -> None:
+    """period=["day"] (as facebook-business sends it) means period=day."""
+    from collector.emulator.query import InsightsQuery, parse_query
+
+    query = parse_query("v17.0", {"metric": "reach", "period": '["day"]'}, 1_764_000_000.0)
+    assert isinstance(query, InsightsQuery)
+    assert query.period == "day"
