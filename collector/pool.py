@@ -110,6 +110,7 @@ class Pool:
         policy: RetryPolicy | None = None,
         seed: int | None = None,
         progress: Callable[[RunStats], None] | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self._transport = transport
         self._emit_sink = emit
@@ -124,6 +125,8 @@ class Pool:
         self._token_pauses: dict[str, float] = {}
         self._rejected: dict[str, dict[str, str]] = {}  # account -> metric -> why
         self._progress = progress
+        # Past the deadline no retry is scheduled: the request fails and the run ends.
+        self._deadline = None if deadline_s is None else clock.monotonic() + deadline_s
         self.stats = RunStats()
         self._lanes = {
             name: Lane(
@@ -285,6 +288,13 @@ class Pool:
             draw=self._rng.random(),
         )
         fields = {"error": error.reason, "detail": str(error), "attempt": job.attempts}
+        if (
+            decision.action is Action.RETRY
+            and self._deadline is not None
+            and self._clock.monotonic() + decision.delay_s > self._deadline
+        ):
+            log.warning("request_failed", reason="deadline", **fields)
+            return failed_outcome(job.request, f"deadline ({error.reason})", attempts=job.attempts)
         if decision.action is Action.RETRY:
             self.stats.retries[error.reason] += 1
             if decision.scope is not Scope.REQUEST:

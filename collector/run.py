@@ -81,11 +81,13 @@ async def run_once(
     show_progress: bool = True,
     writer_hook: Callable[[str], None] | None = None,
     policy: RetryPolicy | None = None,
+    deadline_s: float | None = None,
 ) -> RunSummary:
     """Collect everything ``config`` asks for; returns the run's summary.
 
     ``transport`` replaces the HTTP client (tests); ``writer_hook`` is the sink
-    writer's crash-test seam; ``policy`` replaces the default retry policy.
+    writer's crash-test seam; ``policy`` replaces the default retry policy;
+    past ``deadline_s`` seconds no retry is scheduled (the request fails instead).
     """
     clock = clock or SystemClock()
     REDACTOR.add(a.token for a in config.accounts)
@@ -141,6 +143,7 @@ async def run_once(
                 version=config.graph.api_version,
                 concurrency=config.graph.concurrency,
                 policy=policy,
+                deadline_s=deadline_s,
                 progress=_progress_hook(progress, source) if progress else None,
             )
             stats = await pool.run()

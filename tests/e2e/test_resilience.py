@@ -114,3 +114,30 @@ async def test_every_fault_at_once_ends_exactly_once(tmp_path: Path) -> None:
     assert summary.failed == 0
     assert ledger_states(tmp_path / "insights.sqlite").keys() <= {"done", "no_data"}
     assert sum(summary.retries.values()) >= len(faulted)  # every faulted call was retried
+
+
+async def test_deadline_ends_a_hopeless_run_with_reasons(tmp_path: Path) -> None:
+    """When every call fails transiently, the run deadline stops retrying and names the cause."""
+    scenario = dataclasses.replace(
+        small_scenario(), faults=FaultSettings(rate=1.0, kinds=("transient_1",))
+    )
+    patient = RetryPolicy(base_delay_s=0.05, max_delay_s=0.2, max_attempts=10_000)
+    async with running_emulator(scenario, clock=FixedClock(NOW.timestamp())) as emulator:
+        config = load_config(
+            write_config(
+                tmp_path / "c.toml",
+                scenario,
+                emulator.base_url,
+                since="2025-11-01",
+                until="2025-11-10",
+                out=tmp_path,
+                metrics=("reach",),
+            )
+        )
+        summary = await run_once(
+            config, clock=FixedWallClock(NOW), show_progress=False, policy=patient, deadline_s=1.0
+        )
+    planned = 3 * len(scenario.accounts)  # reach by day, week and days_28
+    assert summary.failed == summary.planned == planned
+    assert summary.failures == {"deadline (transient)": planned}
+    assert summary.duration_s < 10
