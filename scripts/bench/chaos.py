@@ -1,0 +1,140 @@
+"""Chaos figures: the demo pull with every fault kind at once, against a fault-free pull.
+
+    .venv/bin/python scripts/bench/chaos.py [--rate 0.15] [--latency-ms 20]
+
+Both pulls run side by side in one process against the built-in scenario (36
+accounts, 90 days, v17.0), the emulator's clock pinned so ground truth is fixed.
+Prints a Markdown table: requests faulted, retried, throttled; points lost and
+duplicated (both must be 0); wall time of each pull and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from collector.clock import FixedWallClock
+from collector.config import load_config
+from collector.emulator.clock import FixedClock
+from collector.emulator.scenario import FAULT_KINDS, FaultSettings, LatencySettings, Scenario
+from collector.emulator.scenario import default_scenario as built_in
+from collector.emulator.testing import running_emulator
+from collector.emulator.truth import truth_points
+from collector.pacific import pacific_date
+from collector.policy import RetryPolicy
+from collector.run import run_once
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2025, 11, 20, 20, 0, tzinfo=dt.UTC)
+
+
+def truth(scenario: Scenario, first: dt.date, last: dt.date) -> dict[tuple[object, ...], float]:
+    today = pacific_date(NOW)
+    out: dict[tuple[object, ...], float] = {}
+    pairs = [(m, p) for m in ("impressions", "reach") for p in ("day", "week", "days_28")]
+    pairs += [(m, "day") for m in ("profile_views", "follower_count", "email_contacts",
+                                   "phone_call_clicks", "text_message_clicks",
+                                   "get_directions_clicks", "website_clicks")]
+    pairs += [("online_followers", "lifetime")]
+    pairs += [(f"audience_{k}", "lifetime") for k in ("city", "country", "locale", "gender_age")]
+    for account in scenario.accounts:
+        for metric, period in pairs:
+            lo, hi = first, last
+            if metric in ("follower_count", "online_followers"):
+                lo, hi = max(first, today - dt.timedelta(days=29)), min(last, today)
+            for end, dims, value in truth_points(
+                scenario, account_id=account.id, metric=metric, period=period,
+                first_end_date=lo, last_end_date=hi, now=NOW.timestamp(),
+            ):
+                out[(account.id, metric, period, end, orjson.dumps(dims, option=orjson.OPT_SORT_KEYS))] = value
+    return out
+
+
+async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
+    async with running_emulator(scenario, clock=FixedClock(NOW.timestamp())) as emulator:
+        config = load_config(ROOT / "config" / "demo.toml")
+        config = dataclasses.replace(
+            config,
+            graph=dataclasses.replace(config.graph, base_url=emulator.base_url, timeout_s=1.0),
+            output=dataclasses.replace(
+                config.output, ndjson=out / "chaos.ndjson", sqlite=out / "chaos.sqlite"
+            ),
+        )
+        started = time.perf_counter()
+        summary = await run_once(
+            config, clock=FixedWallClock(NOW), show_progress=False,
+            policy=RetryPolicy(base_delay_s=0.05, max_delay_s=1.0, throttle_pause_s=1.0),
+        )
+        wall = time.perf_counter() - started
+        calls = emulator.calls.records()
+    with sqlite3.connect(out / "chaos.sqlite") as db:
+        rows = {
+            (a, m, p, e, orjson.dumps(orjson.loads(d), option=orjson.OPT_SORT_KEYS)): v
+            for a, m, p, e, d, v in db.execute(
+                "SELECT account_id, metric, period, end_time, dimensions, value FROM insights"
+            )
+        }
+    lines = [orjson.loads(x) for x in (out / "chaos.ndjson").read_bytes().splitlines()]
+    keys = [
+        (r["account_id"], r["metric"], r["period"], r["end_time"],
+         orjson.dumps(r["dimensions"], option=orjson.OPT_SORT_KEYS))
+        for r in lines
+    ]
+    expected = truth(scenario, config_first(config), config_last(config))
+    return {
+        "calls": len(calls),
+        "faulted": sum(1 for c in calls if c.fault),
+        "throttled": sum(1 for c in calls if c.throttled or c.code in (4, 17, 613, 80002)),
+        "retried": sum(summary.retries.values()),
+        "lost": len(set(expected) - set(rows)) + sum(1 for k in expected if rows.get(k) != expected[k]),
+        "dup_ndjson": len(keys) - len(set(keys)),
+        "ndjson_vs_truth": len(set(keys) ^ set(expected)),
+        "failed": summary.failed,
+        "wall_s": wall,
+    }
+
+
+def config_first(config) -> dt.date:  # type: ignore[no-untyped-def]
+    return config.collect.since.resolve(pacific_date(NOW))
+
+
+def config_last(config) -> dt.date:  # type: ignore[no-untyped-def]
+    return config.collect.until.resolve(pacific_date(NOW))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=0.15)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    base = dataclasses.replace(
+        built_in(), latency=LatencySettings(fixed_ms=args.latency_ms, jitter_ms=args.latency_ms / 4)
+    )
+    chaotic = dataclasses.replace(
+        base, faults=FaultSettings(rate=args.rate, kinds=FAULT_KINDS, slow_s=3.0)
+    )
+    results = {}
+    for name, scenario in (("fault-free", base), (f"faults {args.rate:.0%}", chaotic)):
+        with tempfile.TemporaryDirectory() as tmp:
+            results[name] = await pull(scenario, Path(tmp))
+    columns = ["calls", "faulted", "retried", "throttled", "failed", "lost", "dup_ndjson",
+               "ndjson_vs_truth", "wall_s"]
+    print("| run | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for name, row in results.items():
+        cells = [f"{row[c]:.2f}" if c == "wall_s" else str(row[c]) for c in columns]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    walls = [float(r["wall_s"]) for r in results.values()]  # type: ignore[arg-type]
+    print(f"\nwall-time ratio, faults / fault-free: {walls[1] / walls[0]:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
