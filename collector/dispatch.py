@@ -54,6 +54,7 @@ class Job:
     attempts: int = 0
     throttle_waits: int = 0
     not_before: float = 0.0
+    regain_s: float | None = None  # Meta's announced wait, from the last answer's headers
 
 
 class AccountSource(Protocol):
@@ -152,6 +153,10 @@ class Lane:
                 if self._done():
                     self._wake()  # release the other workers waiting on this lane
                     return None
+                if self._more_accounts and len(self._active) < self._max_active:
+                    # The pass retired accounts: activate the next ones now. Waiting
+                    # instead would hang when nothing is left in flight to wake us.
+                    continue
             await self._wait(changed, None if wake_at is None else wake_at - now)
 
     def _hand_out(self, job: Job) -> Job:
