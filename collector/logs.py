@@ -83,13 +83,20 @@ class Redactor:
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.clean(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
         if isinstance(value, dict):
             return {k: self._walk(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self._walk(v) for v in value)
+        if isinstance(value, list):
+            return [self._walk(v) for v in value]
+        if isinstance(value, tuple):
+            # tuple(), not type(value)(): a NamedTuple cannot be built from one iterable.
+            return tuple(self._walk(v) for v in value)
         if isinstance(value, BaseException):
             return self.clean(f"{type(value).__name__}: {value}")
-        return value
+        # Anything else would be rendered after this processor, unredacted (orjson
+        # writes every field of a dataclass, ``repr=False`` ones included): text now.
+        return self.clean(str(value))
 
     def __call__(self, _logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
         for key in list(event):
