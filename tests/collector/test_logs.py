@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pytest
 import structlog
@@ -141,6 +143,37 @@ def test_processor_renders_and_cleans_exceptions() -> None:
     """An exception value becomes ``Type: message`` text without the secret."""
     out = Redactor([TOKEN])(None, "error", {"error": RuntimeError(f"bad token {TOKEN}")})
     assert out["error"] == f"RuntimeError: bad token {REDACTED}"
+
+
+def test_processor_renders_other_objects_as_cleaned_text() -> None:
+    """A dataclass holding a token reaches the renderer as text without the token."""
+
+    @dataclasses.dataclass
+    class Holder:
+        account: str
+        token: str = dataclasses.field(repr=False)
+        note: str = ""
+
+    out = Redactor([TOKEN])(None, "info", {"run": Holder("42", TOKEN, note=TOKEN)})
+    assert isinstance(out["run"], str)
+    assert TOKEN not in out["run"] and "42" in out["run"]
+
+
+def test_processor_accepts_named_tuples() -> None:
+    """A NamedTuple value is cleaned like a tuple instead of crashing the logger."""
+
+    class Pair(NamedTuple):
+        name: str
+        secret: str
+
+    out = Redactor([TOKEN])(None, "info", {"pair": Pair("x", TOKEN)})
+    assert out["pair"] == ("x", REDACTED)
+
+
+def test_processor_keeps_numbers_and_none() -> None:
+    """Numbers, booleans and None are passed on as they are, for the renderer to type."""
+    event = {"count": 3, "ratio": 0.5, "ok": True, "stopped": None}
+    assert Redactor([TOKEN])(None, "info", dict(event)) == event
 
 
 def test_processor_cleans_event_fields_through_structlog() -> None:
