@@ -243,17 +243,15 @@ class Lane:
         for request in account.requests:
             await self._emit(_failed(request, reason, attempts=0))
         account.exhausted = True
-        kept: list[tuple[float, int, Job]] = []
-        for entry in self._retries:
-            job = entry[2]
-            if job.account is account:
-                account.retrying -= 1
-                await self._emit(_failed(job.request, reason, attempts=job.attempts))
-            else:
-                kept.append(entry)
-        if len(kept) != len(self._retries):
-            heapq.heapify(kept)
-            self._retries = kept
+        # Take this account's retries out of the heap before the first await: other
+        # workers pop and push it while the sink makes us wait.
+        mine = [entry[2] for entry in self._retries if entry[2].account is account]
+        if mine:
+            self._retries = [entry for entry in self._retries if entry[2].account is not account]
+            heapq.heapify(self._retries)
+            account.retrying -= len(mine)
+        for job in mine:
+            await self._emit(_failed(job.request, reason, attempts=job.attempts))
 
     async def _wait(self, changed: asyncio.Event, timeout: float | None) -> None:
         if timeout is None:
