@@ -56,9 +56,11 @@ class Harness:
         tokens: dict[str, str] | None = None,
         dead_tokens: dict[str, str] | None = None,
         token_pauses: dict[str, float] | None = None,
+        sink_gate: asyncio.Event | None = None,
         **lane_options: int,
     ) -> None:
         self.clock = ManualClock(START)
+        self.sink_gate = sink_gate
         self.source = Source(plans)
         self.emitted: list[Outcome] = []
         self.done: list[tuple[str, str | None]] = []
@@ -87,6 +89,8 @@ class Harness:
             yield run
 
     async def _emit(self, outcome: Outcome) -> None:
+        if self.sink_gate is not None:
+            await self.sink_gate.wait()  # a sink applying backpressure
         self.emitted.append(outcome)
 
     async def take(self) -> Job:
@@ -400,3 +404,34 @@ def test_failed_outcome_describes_the_request(with_window: bool) -> None:
         attempts=6,
         reason="timeout",
     )
+
+
+async def test_retries_stay_intact_while_a_drain_waits_on_the_sink() -> None:
+    """Retries taken by another worker while a stopped account's drain waits are not lost or doubled."""
+    gate = asyncio.Event()
+    dead: dict[str, str] = {}
+    h = Harness(
+        {"a": planned("a", 1), "b": planned("b", 3)},
+        tokens={"a": "t1", "b": "t2"},
+        dead_tokens=dead,
+        sink_gate=gate,
+    )
+    jobs = {}
+    for _ in range(4):
+        job = await h.take()
+        jobs[job.request.key] = job
+    h.lane.retry_later(jobs["a|0"], 100)
+    for i, key in enumerate(["b|0", "b|1", "b|2"], start=1):
+        h.lane.retry_later(jobs[key], i)
+    dead["t1"] = "token_invalid"
+    draining = await pending(h.lane)  # blocked in the sink while failing a|0
+    h.clock.advance(5)
+    handed: list[str] = []
+    for _ in range(3):
+        job = await h.take()
+        handed.append(job.request.key)
+        h.lane.finished(job)
+    gate.set()
+    assert await finish(draining) is None
+    assert sorted(handed) == ["b|0", "b|1", "b|2"]
+    assert [o.key for o in h.emitted] == ["a|0"]
