@@ -53,6 +53,9 @@ class BudgetPolicy:
     max_spacing_s: float = 10.0
     hold_s: float = 300.0  # spacing at >= 100 %; the hyperbola is capped here
     buc_backoff_s: float = 60.0
+    # Meta's estimated_time_to_regain_access is in minutes; tests against an
+    # emulator whose windows are scaled to seconds scale this down the same way.
+    minute_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.slow_from_pct < self.stop_at_pct < FULL_PCT:
@@ -99,7 +102,8 @@ def spacing_for(pct: float, policy: BudgetPolicy, *, base_spacing_s: float) -> f
     if pct <= stop:
         x = (pct - slow) / (stop - slow)
         return min(ceiling, base_spacing_s + (ceiling - base_spacing_s) * x * x)
-    return min(hold, ceiling * (FULL_PCT - stop) / (FULL_PCT - pct))
+    # max(): the ratio is >= 1 for pct > stop, but rounding can make it 1 ulp less.
+    return min(hold, max(ceiling, ceiling * (FULL_PCT - stop) / (FULL_PCT - pct)))
 
 
 def app_spacing(usage: AppUsage | None, policy: BudgetPolicy, *, base_spacing_s: float) -> float:
@@ -113,13 +117,13 @@ def app_spacing(usage: AppUsage | None, policy: BudgetPolicy, *, base_spacing_s:
     return spacing_for(usage.peak, policy, base_spacing_s=base_spacing_s)
 
 
-def regain_seconds(entries: Sequence[BucEntry]) -> float | None:
+def regain_seconds(entries: Sequence[BucEntry], minute_s: float = 60.0) -> float | None:
     """The longest ``estimated_time_to_regain_access`` in seconds; ``None`` if none > 0.
 
     This is the ``regain_s`` that :func:`collector.policy.decide` expects.
     """
     longest = max((entry.regain_minutes for entry in entries), default=0.0)
-    return longest * 60.0 if longest > 0 else None
+    return longest * minute_s if longest > 0 else None
 
 
 def account_pause(entries: Sequence[BucEntry], policy: BudgetPolicy) -> BucAdvice:
@@ -132,7 +136,7 @@ def account_pause(entries: Sequence[BucEntry], policy: BudgetPolicy) -> BucAdvic
     """
     peak = max((entry.peak for entry in entries), default=0)
     spacing = spacing_for(peak, policy, base_spacing_s=0.0)
-    regain = regain_seconds(entries)
+    regain = regain_seconds(entries, policy.minute_s)
     if regain is not None:
         return BucAdvice(regain, spacing)
     if peak >= FULL_PCT:

@@ -20,12 +20,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import structlog
-from asyncio_throttle.throttler import Throttler
 
+from collector.budget_policy import BudgetPolicy
+from collector.budgets import AppBudget, HeaderReader
 from collector.clock import Clock
 from collector.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
 from collector.errors import GraphError, InvalidRequest, Scope, TokenInvalid
-from collector.graph import GraphRequest, Transport, checked_body
+from collector.graph import GraphRequest, GraphResponse, Transport, checked_body
 from collector.outcome import Outcome, OutcomeState
 from collector.pacific import end_time_of
 from collector.parse import fetched_now, points_from_body
@@ -46,27 +47,6 @@ class AppSettings:
     app_secret: str | None = field(default=None, repr=False)
 
 
-class AppBudget:
-    """An app's ``calls_per_hour``, enforced with asyncio-throttle (a sliding log).
-
-    The budget is applied per second (``calls_per_hour / 3600`` calls in any
-    one-second window; for budgets under one call a second, one call per
-    ``3600 / calls_per_hour`` s). Any longer window then holds at most its share
-    of the budget, so a rolling hour never exceeds it and neither does an
-    allowance measured over a few seconds (the emulator's scaled-down limits).
-    """
-
-    def __init__(self, calls_per_hour: float) -> None:
-        period = max(1.0, 3600.0 / calls_per_hour)
-        rate = max(1, int(calls_per_hour * period / 3600.0))
-        # asyncio-throttle polls; a poll interval near half a call's share keeps it cheap.
-        interval = min(0.05, max(0.002, period / rate / 2))
-        self._throttler = Throttler(rate_limit=rate, period=period, retry_interval=interval)
-
-    async def acquire(self) -> None:
-        await self._throttler.acquire()  # type: ignore[no-untyped-call]
-
-
 @dataclass
 class RunStats:
     """What happened in a run, for the summary."""
@@ -79,6 +59,7 @@ class RunStats:
     throttled: Counter[str] = field(default_factory=Counter)
     failed_accounts: dict[str, str] = field(default_factory=dict)
     rejected_metrics: dict[str, str] = field(default_factory=dict)  # "account:metric" -> why
+    app_usage_pct: dict[str, float] = field(default_factory=dict)  # latest X-App-Usage peak
     accounts_done: int = 0
     dead_tokens: int = 0
 
@@ -111,6 +92,7 @@ class Pool:
         seed: int | None = None,
         progress: Callable[[RunStats], None] | None = None,
         deadline_s: float | None = None,
+        budget_policy: BudgetPolicy | None = None,
     ) -> None:
         self._transport = transport
         self._emit_sink = emit
@@ -120,7 +102,11 @@ class Pool:
         self._policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
         self._global = asyncio.Semaphore(concurrency)
-        self._budgets = {name: AppBudget(app.calls_per_hour) for name, app in apps.items()}
+        budget_policy = budget_policy or BudgetPolicy()
+        self._budgets = {
+            name: AppBudget(app.calls_per_hour, clock, budget_policy) for name, app in apps.items()
+        }
+        self._headers = HeaderReader(self._budgets, budget_policy)
         self._dead_tokens: dict[str, str] = {}
         self._token_pauses: dict[str, float] = {}
         self._rejected: dict[str, dict[str, str]] = {}  # account -> metric -> why
@@ -250,9 +236,24 @@ class Pool:
             response = await self._transport.send(
                 self._graph_request(job.request, metrics, job.account, app)
             )
+        self._observe(app.name, job, response)
         body = checked_body(response)
         fetched_at = fetched_now(self._clock.now())
         return _points(job.request, metrics, body, self._version, fetched_at)
+
+    def _observe(self, app: str, job: Job, response: GraphResponse) -> None:
+        """Let the answer's usage headers adapt the app's spacing and the account's pace."""
+        seen = self._headers.observe(app, response)
+        if seen.app_usage_pct is not None:
+            self.stats.app_usage_pct[app] = seen.app_usage_pct
+        job.regain_s = seen.regain_s
+        if seen.account_wait_s > 0:
+            account = job.account
+            until = self._clock.monotonic() + seen.account_wait_s
+            account.paused_until = max(account.paused_until, until)
+            if seen.regain_s is not None and response.status < 400:  # errors log themselves
+                self.stats.throttled["account"] += 1
+                log.warning("budget_paused", scope="account", pause_s=round(seen.regain_s, 1))
 
     def _reject(self, account: AccountRun, metric: str, error: InvalidRequest) -> None:
         self._rejected.setdefault(account.id, {})[metric] = str(error)
@@ -286,6 +287,7 @@ class Pool:
             throttle_waits=job.throttle_waits,
             policy=self._policy,
             draw=self._rng.random(),
+            regain_s=job.regain_s,
         )
         fields = {"error": error.reason, "detail": str(error), "attempt": job.attempts}
         if (

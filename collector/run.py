@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from collector.budget_policy import BudgetPolicy
 from collector.clock import Clock, SystemClock
 from collector.config import Config, resolve_range
 from collector.dispatch import AccountRun
@@ -82,12 +83,15 @@ async def run_once(
     writer_hook: Callable[[str], None] | None = None,
     policy: RetryPolicy | None = None,
     deadline_s: float | None = None,
+    budget_policy: BudgetPolicy | None = None,
 ) -> RunSummary:
     """Collect everything ``config`` asks for; returns the run's summary.
 
     ``transport`` replaces the HTTP client (tests); ``writer_hook`` is the sink
     writer's crash-test seam; ``policy`` replaces the default retry policy;
-    past ``deadline_s`` seconds no retry is scheduled (the request fails instead).
+    past ``deadline_s`` seconds no retry is scheduled (the request fails instead);
+    ``budget_policy`` replaces the adaptive budget's defaults (tests scale it to
+    the emulator's shortened windows).
     """
     clock = clock or SystemClock()
     REDACTOR.add(a.token for a in config.accounts)
@@ -144,6 +148,7 @@ async def run_once(
                 concurrency=config.graph.concurrency,
                 policy=policy,
                 deadline_s=deadline_s,
+                budget_policy=budget_policy,
                 progress=_progress_hook(progress, source) if progress else None,
             )
             stats = await pool.run()

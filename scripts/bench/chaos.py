@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from collector.budget_policy import BudgetPolicy
 from collector.clock import FixedWallClock
 from collector.config import load_config
 from collector.emulator.clock import FixedClock
@@ -40,9 +41,18 @@ def truth(scenario: Scenario, first: dt.date, last: dt.date) -> dict[tuple[objec
     today = pacific_date(NOW)
     out: dict[tuple[object, ...], float] = {}
     pairs = [(m, p) for m in ("impressions", "reach") for p in ("day", "week", "days_28")]
-    pairs += [(m, "day") for m in ("profile_views", "follower_count", "email_contacts",
-                                   "phone_call_clicks", "text_message_clicks",
-                                   "get_directions_clicks", "website_clicks")]
+    pairs += [
+        (m, "day")
+        for m in (
+            "profile_views",
+            "follower_count",
+            "email_contacts",
+            "phone_call_clicks",
+            "text_message_clicks",
+            "get_directions_clicks",
+            "website_clicks",
+        )
+    ]
     pairs += [("online_followers", "lifetime")]
     pairs += [(f"audience_{k}", "lifetime") for k in ("city", "country", "locale", "gender_age")]
     for account in scenario.accounts:
@@ -51,10 +61,23 @@ def truth(scenario: Scenario, first: dt.date, last: dt.date) -> dict[tuple[objec
             if metric in ("follower_count", "online_followers"):
                 lo, hi = max(first, today - dt.timedelta(days=29)), min(last, today)
             for end, dims, value in truth_points(
-                scenario, account_id=account.id, metric=metric, period=period,
-                first_end_date=lo, last_end_date=hi, now=NOW.timestamp(),
+                scenario,
+                account_id=account.id,
+                metric=metric,
+                period=period,
+                first_end_date=lo,
+                last_end_date=hi,
+                now=NOW.timestamp(),
             ):
-                out[(account.id, metric, period, end, orjson.dumps(dims, option=orjson.OPT_SORT_KEYS))] = value
+                out[
+                    (
+                        account.id,
+                        metric,
+                        period,
+                        end,
+                        orjson.dumps(dims, option=orjson.OPT_SORT_KEYS),
+                    )
+                ] = value
     return out
 
 
@@ -70,8 +93,12 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         )
         started = time.perf_counter()
         summary = await run_once(
-            config, clock=FixedWallClock(NOW), show_progress=False,
+            config,
+            clock=FixedWallClock(NOW),
+            show_progress=False,
             policy=RetryPolicy(base_delay_s=0.05, max_delay_s=1.0, throttle_pause_s=1.0),
+            # throttle_burst claims 100 % usage: scale the hold (300 s) to the test's seconds
+            budget_policy=BudgetPolicy(max_spacing_s=0.1, hold_s=1.0, minute_s=1.0),
         )
         wall = time.perf_counter() - started
         calls = emulator.calls.records()
@@ -84,8 +111,13 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         }
     lines = [orjson.loads(x) for x in (out / "chaos.ndjson").read_bytes().splitlines()]
     keys = [
-        (r["account_id"], r["metric"], r["period"], r["end_time"],
-         orjson.dumps(r["dimensions"], option=orjson.OPT_SORT_KEYS))
+        (
+            r["account_id"],
+            r["metric"],
+            r["period"],
+            r["end_time"],
+            orjson.dumps(r["dimensions"], option=orjson.OPT_SORT_KEYS),
+        )
         for r in lines
     ]
     expected = truth(scenario, config_first(config), config_last(config))
@@ -94,7 +126,8 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         "faulted": sum(1 for c in calls if c.fault),
         "throttled": sum(1 for c in calls if c.throttled or c.code in (4, 17, 613, 80002)),
         "retried": sum(summary.retries.values()),
-        "lost": len(set(expected) - set(rows)) + sum(1 for k in expected if rows.get(k) != expected[k]),
+        "lost": len(set(expected) - set(rows))
+        + sum(1 for k in expected if rows.get(k) != expected[k]),
         "dup_ndjson": len(keys) - len(set(keys)),
         "ndjson_vs_truth": len(set(keys) ^ set(expected)),
         "failed": summary.failed,
@@ -125,8 +158,17 @@ async def main() -> None:
     for name, scenario in (("fault-free", base), (f"faults {args.rate:.0%}", chaotic)):
         with tempfile.TemporaryDirectory() as tmp:
             results[name] = await pull(scenario, Path(tmp))
-    columns = ["calls", "faulted", "retried", "throttled", "failed", "lost", "dup_ndjson",
-               "ndjson_vs_truth", "wall_s"]
+    columns = [
+        "calls",
+        "faulted",
+        "retried",
+        "throttled",
+        "failed",
+        "lost",
+        "dup_ndjson",
+        "ndjson_vs_truth",
+        "wall_s",
+    ]
     print("| run | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for name, row in results.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import structlog
 
+from collector.budget_policy import BudgetPolicy
 from collector.clock import FixedWallClock
 from collector.config import load_config
 from collector.emulator.calllog import CallRecord
@@ -37,6 +38,8 @@ from tests.e2e.helpers import (
 )
 
 FIRST, LAST = dt.date(2025, 10, 1), dt.date(2025, 11, 19)
+# The emulator's faults claim 100 % usage; real pauses (minutes) are scaled to tenths of seconds.
+FAST_BUDGETS = BudgetPolicy(max_spacing_s=0.1, hold_s=0.3, buc_backoff_s=0.3, minute_s=0.1)
 FAST_RETRIES = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, throttle_pause_s=0.4, max_attempts=8)
 
 
@@ -55,7 +58,11 @@ async def _pull(
         path.write_text(path.read_text().replace("timeout_s = 5", f"timeout_s = {timeout_s}"))
         config = load_config(path)
         summary = await run_once(
-            config, clock=FixedWallClock(NOW), show_progress=False, policy=policy
+            config,
+            clock=FixedWallClock(NOW),
+            show_progress=False,
+            policy=policy,
+            budget_policy=FAST_BUDGETS,
         )
         return summary, list(emulator.calls.records())
 
