@@ -223,7 +223,10 @@ class BatchingTransport:
         for entry in group:
             credentials = self._credentials(entry.request)
             query = urlencode([*entry.request.params, *credentials])
-            items.append({"method": "GET", "relative_url": f"{entry.request.path}?{query}"})
+            # A request on another API version than the POST's names it in its URL.
+            version = entry.request.version
+            path = f"{version}/{entry.request.path}" if version else entry.request.path
+            items.append({"method": "GET", "relative_url": f"{path}?{query}"})
         form = dict(self._credentials(group[0].request))
         form["batch"] = orjson.dumps(items).decode()
         form["include_headers"] = "true"

@@ -37,13 +37,15 @@ class GraphRequest:
     """One Graph API GET: ``path`` below the version, parameters, and credentials.
 
     ``token`` and ``app_secret`` are hidden from ``repr`` so that a request in a
-    traceback or a log field cannot leak them.
+    traceback or a log field cannot leak them. ``version`` overrides the
+    transport's API version for this request (apps may be on different versions).
     """
 
     path: str
     params: tuple[tuple[str, str], ...]
     token: str = field(repr=False)
     app_secret: str | None = field(default=None, repr=False)
+    version: str | None = None
 
     @property
     def loggable(self) -> str:
@@ -110,7 +112,8 @@ class HttpTransport:
     ) -> None:
         if token_in not in ("header", "query"):
             raise ValueError("token_in must be 'header' or 'query'")
-        self._prefix = f"{base_url.rstrip('/')}/{version}/"
+        self._base = base_url.rstrip("/")
+        self._version = version
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._token_in = token_in
         self._pool_size = pool_size
@@ -158,7 +161,9 @@ class HttpTransport:
 
     async def send(self, request: GraphRequest) -> GraphResponse:
         params, headers = self._prepare(request)
-        return await self._exchange("GET", request.path, params=params, headers=headers)
+        return await self._exchange(
+            "GET", request.path, params=params, headers=headers, version=request.version
+        )
 
     async def post_form(self, path: str, form: Mapping[str, str]) -> GraphResponse:
         """POST ``form`` (URL-encoded body) to ``path`` below the version; parse as :meth:`send`.
@@ -177,6 +182,7 @@ class HttpTransport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        version: str | None = None,
     ) -> GraphResponse:
         if self._session is None:
             await self.start()
@@ -185,7 +191,11 @@ class HttpTransport:
         # only exception type names leave this method.
         try:
             async with self._session.request(
-                method, self._prefix + path, params=params, headers=headers, data=data
+                method,
+                f"{self._base}/{version or self._version}/{path}",
+                params=params,
+                headers=headers,
+                data=data,
             ) as response:
                 raw = await response.read()
                 return _parse(response.status, response.headers, raw)

@@ -45,6 +45,7 @@ class AppSettings:
     calls_per_hour: float
     concurrency: int
     app_secret: str | None = field(default=None, repr=False)
+    version: str | None = None  # None: the run's version
 
 
 @dataclass
@@ -239,7 +240,7 @@ class Pool:
         self._observe(app.name, job, response)
         body = checked_body(response)
         fetched_at = fetched_now(self._clock.now())
-        return _points(job.request, metrics, body, self._version, fetched_at)
+        return _points(job.request, metrics, body, app.version or self._version, fetched_at)
 
     def _observe(self, app: str, job: Job, response: GraphResponse) -> None:
         """Let the answer's usage headers adapt the app's spacing and the account's pace."""
@@ -276,7 +277,11 @@ class Pool:
             params.append(("until", str(request.window.until)))
         params.extend(request.params)
         return GraphRequest(
-            f"{request.account_id}/insights", tuple(params), account.token, app.app_secret
+            f"{request.account_id}/insights",
+            tuple(params),
+            account.token,
+            app.app_secret,
+            app.version,
         )
 
     def _on_error(self, job: Job, lane: Lane, error: GraphError) -> Outcome | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from collector.batching import BatchingTransport
 from collector.budget_policy import BudgetPolicy
 from collector.clock import Clock, SystemClock
 from collector.config import Config, resolve_range
@@ -129,11 +130,15 @@ async def run_once(
             token_in=config.graph.token_in,
             pool_size=config.graph.concurrency,
         )
+        wire: Transport = http
+        if config.graph.batch_size > 1 and isinstance(http, HttpTransport):
+            # Batch mode (SPEC 7): requests in flight together share one POST.
+            wire = BatchingTransport(http, batch_size=config.graph.batch_size, clock=clock)
         try:
             if isinstance(http, HttpTransport):
                 await http.start()
             pool = Pool(
-                transport=http,
+                transport=wire,
                 emit=writer.put,
                 source=source,
                 apps={
@@ -153,6 +158,8 @@ async def run_once(
             )
             stats = await pool.run()
         finally:
+            if isinstance(wire, BatchingTransport):
+                await wire.close()
             if own_transport and isinstance(http, HttpTransport):
                 await http.close()
             if progress:
