@@ -30,6 +30,7 @@ Decisions (documented because Meta documents only their spirit):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Hashable
@@ -144,9 +145,17 @@ class Limiter:
         calls = self._app.record(app, now)
         return Usage(refused=None, app_calls=calls, app_pct=percent(calls, self.settings.app_calls))
 
-    def admit(self, *, app: str, account: str, token: str, now: float) -> Usage:
-        """Record one call against every allowance and judge it (see the module docstring)."""
+    def admit(
+        self, *, app: str, account: str, token: str, now: float, buc_calls: int | None = None
+    ) -> Usage:
+        """Record one call against every allowance and judge it (see the module docstring).
+
+        ``buc_calls`` overrides the BUC allowance for this account (a scenario may
+        give one account a smaller budget than the rest).
+        """
         s = self.settings
+        if buc_calls is not None:
+            s = dataclasses.replace(s, buc_calls=buc_calls)
         app_calls = self._app.record(app, now)
         buc_calls = self._buc.record((app, account), now)
         token_calls = self._token.record(token, now) if s.token_calls > 0 else 0
@@ -163,7 +172,8 @@ class Limiter:
         regain = 0
         if buc_calls >= s.buc_calls:
             wait = self._buc.seconds_until_below((app, account), s.buc_calls, now)
-            regain = max(1, math.ceil(wait / 60.0)) if wait > 0 else 0
+            # in minutes, as Meta reports it; scenarios scale the minute for tests
+            regain = max(1, math.ceil(wait / s.minute_s)) if wait > 0 else 0
         return Usage(
             refused=refused,
             app_calls=app_calls,

@@ -107,6 +107,7 @@ class Account:
     business_id: str | None = None
     username: str | None = None
     revoked_at: float | None = None
+    buc_calls: int | None = None  # this account's own BUC allowance (default: [limits])
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class LimitSettings:
     custom_calls: int = 0
     custom_window_s: float = 3600.0
     report_after: int = 1
+    minute_s: float = 60.0  # estimated_time_to_regain_access is in these "minutes"
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenar
                 app=str(a["app"]),
                 business_id=str(a["business_id"]) if "business_id" in a else None,
                 username=str(a["username"]) if "username" in a else None,
+                buc_calls=int(a["buc_calls"]) if "buc_calls" in a else None,
                 revoked_at=(
                     _timestamp(a["revoked_at"], f"{source}: accounts.revoked_at")
                     if "revoked_at" in a

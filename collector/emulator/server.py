@@ -141,7 +141,11 @@ class EmulatorState:
         account = caller.account
         number = self.faults.number_call()
         usage = self.limiter.admit(
-            app=caller.app.name, account=account.id, token=caller.token, now=now
+            app=caller.app.name,
+            account=account.id,
+            token=caller.token,
+            now=now,
+            buc_calls=account.buc_calls,
         )
         headers = usage_headers(usage, account, self.scenario.limits)
         if usage.refused is not None:
