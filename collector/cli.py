@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ndjson", help="NDJSON output path (.gz for gzip)")
     run.add_argument("--sqlite", help="SQLite output path")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+    run.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="schedule no retry past this many seconds; such requests fail with their cause",
+    )
 
     check = sub.add_parser("check-config", help="validate a config and its registry; send nothing")
     check.add_argument("--config", required=True, type=Path)
