@@ -159,7 +159,11 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load(args)
     hook = _crash_hook(os.environ.get("IG_COLLECTOR_CRASH_AT"))
-    summary = asyncio.run(run_once(config, show_progress=not args.no_progress, writer_hook=hook))
+    summary = asyncio.run(
+        run_once(
+            config, show_progress=not args.no_progress, writer_hook=hook, deadline_s=args.deadline
+        )
+    )
     print(render_table(summary), file=sys.stderr)
     return summary.exit_code
 
