@@ -30,7 +30,7 @@ from collector.policy import RetryPolicy
 from collector.pool import AppSettings, Pool, RunStats
 from collector.store import Store
 from collector.summary import Progress, RunSummary
-from collector.writer import SinkWriter
+from collector.writer import SinkWriter, WriterStats
 
 log = structlog.get_logger("collector.run")
 
@@ -207,7 +207,7 @@ def _summary(
     planned: int,
     skipped: int,
     minimum: dict[str, float],
-    written: object,
+    written: WriterStats,
     duration: float,
     config: Config,
 ) -> RunSummary:
@@ -217,8 +217,8 @@ def _summary(
         calls=stats.calls,
         calls_by_app=dict(stats.calls_by_app),
         plan_minimum_s=minimum,
-        points_written=int(getattr(written, "points_written", 0)),
-        points_unchanged=int(getattr(written, "points_unchanged", 0)),
+        points_written=written.points_written,
+        points_unchanged=written.points_unchanged,
         no_data=stats.outcomes.get("no_data", 0),
         done=stats.outcomes.get("done", 0),
         failed=stats.outcomes.get("failed", 0),

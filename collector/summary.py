@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 
@@ -34,7 +34,6 @@ class RunSummary:
     duration_s: float
     ndjson: str | None
     sqlite: str
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
