@@ -241,7 +241,7 @@ class Lane:
         """Fail every unsent request of a stopped account, retries included."""
         reason = account.stopped or "stopped"
         for request in account.requests:
-            await self._emit(_failed(request, reason, attempts=0))
+            await self._emit(failed_outcome(request, reason, attempts=0))
         account.exhausted = True
         # Take this account's retries out of the heap before the first await: other
         # workers pop and push it while the sink makes us wait.
@@ -251,7 +251,7 @@ class Lane:
             heapq.heapify(self._retries)
             account.retrying -= len(mine)
         for job in mine:
-            await self._emit(_failed(job.request, reason, attempts=job.attempts))
+            await self._emit(failed_outcome(job.request, reason, attempts=job.attempts))
 
     async def _wait(self, changed: asyncio.Event, timeout: float | None) -> None:
         if timeout is None:
@@ -266,7 +266,8 @@ class Lane:
             sleeper.cancel()
 
 
-def _failed(request: PlannedRequest, reason: str, *, attempts: int) -> Outcome:
+def failed_outcome(request: PlannedRequest, reason: str, *, attempts: int) -> Outcome:
+    """The outcome of a request given up on (or never sent) for ``reason``."""
     window = request.window
     return Outcome(
         key=request.key,
@@ -281,8 +282,3 @@ def _failed(request: PlannedRequest, reason: str, *, attempts: int) -> Outcome:
         attempts=attempts,
         reason=reason,
     )
-
-
-def failed_outcome(request: PlannedRequest, reason: str, *, attempts: int) -> Outcome:
-    """The outcome of a request given up on (or never sent) for ``reason``."""
-    return _failed(request, reason, attempts=attempts)

@@ -70,7 +70,10 @@ def render_table(summary: RunSummary) -> str:
     for app, calls in sorted(summary.calls_by_app.items()):
         minimum = summary.plan_minimum_s.get(app, 0.0)
         rows.append(
-            (f"  app {app}", f"{calls:,} calls (budget allows the plan in {minimum:,.0f} s)")
+            (
+                f"  app {app}",
+                f"{calls:,} calls (its budget allows the plan in {minimum:,.0f} s at best)",
+            )
         )
     rows += [
         ("points written", f"{summary.points_written:,}"),
