@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
+# metric -> breakdown entries ("media_product_type", "age,gender"); hashable for caching
+Breakdowns = tuple[tuple[str, tuple[str, ...]], ...]
+
 
 class Shape(StrEnum):
     """How a metric's values come back, which decides how it is planned."""
@@ -53,11 +56,22 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class Retirement:
-    """Why a metric is not in a version: the version that retired it, and its heir."""
+    """Why a metric is not in a version: the version that retired it, and its heir.
+
+    ``replacement`` is the sentence a config error prints after "use". The
+    structured fields say how ``check-config --suggest`` rewrites a config:
+    ``heir`` is the metric to collect instead (``None``: nothing equivalent
+    remains), ``breakdown`` the breakdown of the heir that recovers the old
+    figure (``None``: the heir's plain value), ``key`` the breakdown value that
+    stands for the old metric (``None``: all of them).
+    """
 
     metric: str
     retired_in: str
     replacement: str
+    heir: str | None = None
+    breakdown: str | None = None
+    key: str | None = None
 
 
 LEGACY_METRICS: tuple[str, ...] = (
@@ -113,18 +127,90 @@ ALL_TIMEFRAMES: tuple[str, ...] = (
 )
 CURRENT_TIMEFRAMES: tuple[str, ...] = ("this_week", "this_month")
 
-_RETIREMENTS: tuple[tuple[int, str, str], ...] = (
-    (18, "audience_city", "follower_demographics with breakdown=city"),
-    (18, "audience_country", "follower_demographics with breakdown=country"),
-    (18, "audience_locale", "follower_demographics (no locale breakdown exists)"),
-    (18, "audience_gender_age", "follower_demographics with breakdown=age,gender"),
-    (21, "profile_views", "profile_links_taps or views (no daily profile-view series remains)"),
-    (21, "email_contacts", "profile_links_taps with breakdown=contact_button_type"),
-    (21, "phone_call_clicks", "profile_links_taps with breakdown=contact_button_type"),
-    (21, "text_message_clicks", "profile_links_taps with breakdown=contact_button_type"),
-    (21, "get_directions_clicks", "profile_links_taps with breakdown=contact_button_type"),
-    (21, "website_clicks", "profile_links_taps with breakdown=contact_button_type"),
-    (22, "impressions", "views"),
+# SPEC section 2, "What changed". Heirs: Meta's changelogs name follower_demographics
+# for audience_* and profile_links_taps for the profile taps; contact_button_type has
+# no WEBSITE value and no breakdown carries locale, so those two have no exact heir.
+_TAP = "profile_links_taps with breakdown=contact_button_type"
+_RETIREMENTS: tuple[Retirement, ...] = (
+    Retirement(
+        "audience_city",
+        "v18.0",
+        "follower_demographics with breakdown=city",
+        "follower_demographics",
+        "city",
+    ),
+    Retirement(
+        "audience_country",
+        "v18.0",
+        "follower_demographics with breakdown=country",
+        "follower_demographics",
+        "country",
+    ),
+    Retirement(
+        "audience_gender_age",
+        "v18.0",
+        "follower_demographics with breakdown=age,gender",
+        "follower_demographics",
+        "age,gender",
+    ),
+    Retirement(
+        "audience_locale",
+        "v18.0",
+        "nothing equivalent (follower_demographics has no locale breakdown; "
+        "country is the closest)",
+    ),
+    Retirement(
+        "profile_views",
+        "v21.0",
+        "nothing equivalent (no profile-view metric remains; "
+        "profile_links_taps counts taps on the profile's buttons)",
+    ),
+    Retirement(
+        "email_contacts",
+        "v21.0",
+        f"{_TAP} (EMAIL)",
+        "profile_links_taps",
+        "contact_button_type",
+        "EMAIL",
+    ),
+    Retirement(
+        "phone_call_clicks",
+        "v21.0",
+        f"{_TAP} (CALL)",
+        "profile_links_taps",
+        "contact_button_type",
+        "CALL",
+    ),
+    Retirement(
+        "text_message_clicks",
+        "v21.0",
+        f"{_TAP} (TEXT)",
+        "profile_links_taps",
+        "contact_button_type",
+        "TEXT",
+    ),
+    Retirement(
+        "get_directions_clicks",
+        "v21.0",
+        f"{_TAP} (DIRECTION)",
+        "profile_links_taps",
+        "contact_button_type",
+        "DIRECTION",
+    ),
+    Retirement(
+        "website_clicks",
+        "v21.0",
+        "profile_links_taps (contact_button_type has no WEBSITE value: "
+        "website taps are not separable)",
+        "profile_links_taps",
+    ),
+    Retirement("impressions", "v22.0", "views", "views"),
+)
+
+# Periods a metric kept under its name but lost (SPEC 2: from v18 reach is period=day
+# only); impressions lost its periods with the metric itself.
+_RETIRED_PERIODS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("reach", "v18.0", ("week", "days_28")),
 )
 
 _VERSION_RE = re.compile(r"^v(\d+)\.(\d+)$")
@@ -240,9 +326,9 @@ def catalogue(version: str) -> Mapping[str, MetricSpec]:
             specs["impressions"] = MetricSpec(
                 "impressions", ("day", "week", "days_28"), Shape.SERIES, ("time_series",)
             )
-    for retired_major, name, _ in _RETIREMENTS:
-        if major >= retired_major:
-            specs.pop(name, None)
+    for gone in _RETIREMENTS:
+        if major >= parse_version(gone.retired_in)[0]:
+            specs.pop(gone.metric, None)
     return specs
 
 
@@ -257,10 +343,29 @@ def timeframes(version: str) -> tuple[str, ...]:
 def retirement(metric: str, version: str) -> Retirement | None:
     """Why ``metric`` is missing from ``version``, if it was retired at or before it."""
     major, _ = parse_version(version)
-    for retired_major, name, heir in _RETIREMENTS:
-        if name == metric and major >= retired_major:
-            return Retirement(metric, f"v{retired_major}.0", heir)
+    for gone in _RETIREMENTS:
+        if gone.metric == metric and major >= parse_version(gone.retired_in)[0]:
+            return gone
     return None
+
+
+def retirements() -> tuple[Retirement, ...]:
+    """Every metric retirement of SPEC section 2, oldest first (the README's table)."""
+    return _RETIREMENTS
+
+
+def retired_periods(metric: str, version: str) -> tuple[str, tuple[str, ...]] | None:
+    """The version that took periods from ``metric`` while keeping it, and those periods."""
+    major, _ = parse_version(version)
+    for name, retired_in, periods in _RETIRED_PERIODS:
+        if name == metric and major >= parse_version(retired_in)[0]:
+            return retired_in, periods
+    return None
+
+
+def breakdown_choices(spec: MetricSpec) -> tuple[str, ...]:
+    """The breakdowns a config may ask of ``spec`` (empty: none, or not total_value)."""
+    return spec.breakdowns if "total_value" in spec.metric_types else ()
 
 
 def default_metrics(version: str) -> tuple[str, ...]:

@@ -28,19 +28,19 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from collector import catalogue
+from collector.catalogue import Breakdowns
 from collector.config_checks import (
     ConfigError,
     DateSpec,
     Table,
     check_order,
-    check_timeframes,
-    choose_metrics,
     numeric_id,
     parse_date_spec,
     secret_value,
 )
 from collector.registry import AccountConfig, load_accounts
 from collector.secrets import SecretResolver
+from collector.selection import MetricSelection, check_timeframes, select
 
 __all__ = [
     "AccountConfig",
@@ -51,6 +51,7 @@ __all__ = [
     "DateSpec",
     "GraphSettings",
     "LogSettings",
+    "MetricSelection",
     "OutputSettings",
     "apply_overrides",
     "load_config",
@@ -64,8 +65,8 @@ MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
 
 _TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log")
 _GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency", "batch_size")
-_APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency")
-_COLLECT = ("metrics", "periods", "since", "until", "timeframes")
+_APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency", "api_version")
+_COLLECT = ("metrics", "periods", "since", "until", "timeframes", "breakdowns")
 _OUTPUT = ("ndjson", "sqlite")
 _LOG = ("format", "level")
 _LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -85,24 +86,41 @@ class GraphSettings:
 
 @dataclass(frozen=True, slots=True)
 class AppConfig:
-    """A Meta app: its budget and its secret (for ``appsecret_proof``; ``None``: none sent)."""
+    """A Meta app: its budget, its secret (for ``appsecret_proof``; ``None``: none sent)
+    and the API version its requests use (``None``: ``[graph].api_version``)."""
 
     name: str
     app_id: str
     app_secret: str | None = field(repr=False)
     calls_per_hour: float
     concurrency: int
+    api_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CollectSettings:
-    """What to collect: metrics and periods checked against the version, a date range."""
+    """What to collect: a date range and, per API version in use, metrics and periods.
+
+    ``metrics`` and ``periods`` are the union over the versions (config order);
+    ``breakdowns`` is ``[collect.breakdowns]`` as validated; ``selections`` holds
+    what each version collects (see :mod:`collector.selection`; empty only for
+    settings built by hand, which then mean ``metrics`` on every version).
+    """
 
     metrics: tuple[str, ...]
     periods: tuple[str, ...]
     since: DateSpec
     until: DateSpec
     timeframes: tuple[str, ...]
+    breakdowns: Breakdowns = ()
+    selections: tuple[MetricSelection, ...] = ()
+
+    def selection(self, version: str) -> MetricSelection:
+        """What the apps on ``version`` collect."""
+        for chosen in self.selections:
+            if chosen.version == version:
+                return chosen
+        return MetricSelection(version, self.metrics, self.periods, self.breakdowns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +162,14 @@ class Config:
                 return app
         raise KeyError(name)
 
+    def version_of(self, app: str) -> str:
+        """The API version the app called ``app`` uses (its own, else ``[graph]``'s)."""
+        return self.app(app).api_version or self.graph.api_version
+
+    def versions(self) -> tuple[str, ...]:
+        """The API versions in use, in the order the apps first use them."""
+        return tuple(dict.fromkeys(self.version_of(app.name) for app in self.apps))
+
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config at ``path``; raises :class:`ConfigError`.
@@ -156,7 +182,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     top = Table(_read_toml(path), "", path, _TOP)
     graph = _graph(top.table("graph", _GRAPH))
     collect_table = top.table("collect", _COLLECT)
-    collect, warnings = _collect(collect_table, graph.api_version)
+    collect, warnings = _collect(collect_table, _app_versions(top, graph))
     output_table = top.table("output", _OUTPUT)
     log_table = top.table("log", _LOG)
     ndjson = output_table.string("ndjson", DEFAULT_NDJSON, empty=True).strip()
@@ -278,18 +304,32 @@ def _read_toml(path: Path) -> dict[str, object]:
         ) from None
 
 
-def _graph(table: Table) -> GraphSettings:
-    if not table.data:
-        raise ConfigError(
-            table.file, "[graph]", "is required", 'add [graph] with api_version = "v22.0"'
-        )
-    version = table.string("api_version", hint='add api_version = "v22.0" to [graph]')
+def _version(table: Table, default: str | None) -> str:
+    version = table.string("api_version", default, hint='add api_version = "v22.0" to [graph]')
     try:
         catalogue.parse_version(version)
     except ValueError:
         raise table.error(
             "api_version", f'"{version}" is not of the form vNN.N', 'write e.g. "v22.0"'
         ) from None
+    return version
+
+
+def _app_versions(top: Table, graph: GraphSettings) -> dict[str, list[str]]:
+    """Each API version the apps use -> their names (``[graph]``'s when no app is listed)."""
+    used: dict[str, list[str]] = {}
+    for table in top.tables("apps", _APP):
+        name = table.data.get("name")
+        used.setdefault(_version(table, graph.api_version), []).append(str(name or "?"))
+    return used or {graph.api_version: []}
+
+
+def _graph(table: Table) -> GraphSettings:
+    if not table.data:
+        raise ConfigError(
+            table.file, "[graph]", "is required", 'add [graph] with api_version = "v22.0"'
+        )
+    version = _version(table, None)
     base_url = table.string("base_url", DEFAULT_BASE_URL).rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -345,6 +385,7 @@ def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[A
                 app_secret=secret,
                 calls_per_hour=table.positive_number("calls_per_hour", None),
                 concurrency=table.integer("concurrency", graph.concurrency, minimum=1),
+                api_version=_version(table, graph.api_version),
             )
         )
     if not apps:
@@ -357,10 +398,10 @@ def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[A
     return tuple(apps)
 
 
-def _collect(table: Table, version: str) -> tuple[CollectSettings, list[str]]:
-    metrics, periods, warnings = choose_metrics(
-        table, version, table.string_list("metrics"), table.string_list("periods")
-    )
+def _collect(
+    table: Table, apps_by_version: Mapping[str, list[str]]
+) -> tuple[CollectSettings, list[str]]:
+    chosen = select(table, apps_by_version)
     dates: dict[str, DateSpec] = {}
     for key, default in (("since", "30d"), ("until", "0d")):
         try:
@@ -373,9 +414,17 @@ def _collect(table: Table, version: str) -> tuple[CollectSettings, list[str]]:
         raise table.error(
             "since", f"{dates['since']} is after until ({dates['until']})", "swap them"
         )
-    timeframes = check_timeframes(table, version, table.string_list("timeframes"))
-    collect = CollectSettings(metrics, periods, dates["since"], dates["until"], timeframes)
-    return collect, warnings
+    timeframes = check_timeframes(table, list(apps_by_version), table.string_list("timeframes"))
+    collect = CollectSettings(
+        chosen.metrics,
+        chosen.periods,
+        dates["since"],
+        dates["until"],
+        timeframes,
+        chosen.breakdowns,
+        chosen.by_version,
+    )
+    return collect, list(chosen.warnings)
 
 
 def _url_warnings(base_url: str) -> list[str]:

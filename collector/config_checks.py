@@ -1,5 +1,6 @@
 """Validation helpers for the config loader: the error type, a strict TOML table
-reader, date specs and the metric/period checks against the catalogue.
+reader, date specs, ids and secrets (the metric checks are in
+:mod:`collector.selection`).
 
 Every check raises :class:`ConfigError`, which names the file, the place
 (``[graph].api_version``, ``apps[2].calls_per_hour``, ``registry row 12``; array
@@ -18,11 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector import catalogue
 from collector.errors import UsageError
 from collector.secrets import SecretError, SecretResolver
-
-KNOWN_PERIODS: tuple[str, ...] = ("day", "week", "days_28", "lifetime")
 
 
 class ConfigError(UsageError):
@@ -256,127 +254,6 @@ def check_order(since: DateSpec, until: DateSpec) -> bool:
     if since.days_ago is not None and until.days_ago is not None:
         return since.days_ago >= until.days_ago
     return True
-
-
-def _arrival(metric: str) -> str | None:
-    """The first version (v18 onward) that serves ``metric``, if any does."""
-    for major in range(18, 40):
-        if metric in catalogue.catalogue(f"v{major}.0"):
-            return f"v{major}.0"
-    return None
-
-
-def metric_error(table: Table, index: int, metric: str, version: str) -> ConfigError:
-    """Why ``metric`` (at ``[collect].metrics[index]``) is not served by ``version``."""
-    where = f"{table.where('metrics')}[{index}]"
-    retired = catalogue.retirement(metric, version)
-    served = catalogue.catalogue(version)
-    if retired is not None:
-        heir = retired.replacement
-        use = f'"{heir}"' if heir in served else heir
-        return ConfigError(
-            table.file,
-            where,
-            f'"{metric}" is not served by {version} (retired in {retired.retired_in})',
-            f"use {use}",
-        )
-    arrived = _arrival(metric)
-    if arrived is not None:
-        return ConfigError(
-            table.file,
-            where,
-            f'"{metric}" is not served by {version} (it arrived in {arrived})',
-            f"set [graph].api_version to {arrived} or later, or remove it",
-        )
-    guess = closest(metric, list(served))
-    fix = f'did you mean "{guess}"?' if guess else f"use one of {', '.join(served)}"
-    return ConfigError(table.file, where, f'unknown metric "{metric}" in {version}', fix)
-
-
-def choose_metrics(
-    table: Table, version: str, metrics: list[str] | None, periods: list[str] | None
-) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
-    """Check ``[collect].metrics`` and ``.periods`` against the catalogue of ``version``.
-
-    Returns (metrics, periods, warnings). Defaults: every metric of the version
-    that has a period among ``periods``; every period of the chosen metrics, in
-    :data:`KNOWN_PERIODS` order. Raises for unknown periods, unknown or retired
-    metrics, repeats, and a named metric none of whose periods is chosen.
-    """
-    served = catalogue.catalogue(version)
-    warnings: list[str] = []
-    for key, given in (("metrics", metrics), ("periods", periods)):
-        if given is not None and not given:
-            raise table.error(key, "is empty", "list at least one, or remove the key for all")
-    if periods is not None:
-        for index, period in enumerate(periods, start=1):
-            if period not in KNOWN_PERIODS:
-                guess = closest(period, KNOWN_PERIODS)
-                raise ConfigError(
-                    table.file,
-                    f"{table.where('periods')}[{index}]",
-                    f'unknown period "{period}" (known: {", ".join(KNOWN_PERIODS)})',
-                    f'use "{guess}"' if guess else "remove it",
-                )
-            if period in periods[: index - 1]:
-                raise _repeat(table, "periods", index, period)
-    if metrics is None:
-        chosen = [
-            name
-            for name in catalogue.default_metrics(version)
-            if periods is None or set(served[name].periods) & set(periods)
-        ]
-    else:
-        for index, metric in enumerate(metrics, start=1):
-            if metric not in served:
-                raise metric_error(table, index, metric, version)
-            if metric in metrics[: index - 1]:
-                raise _repeat(table, "metrics", index, metric)
-            if periods is not None and not set(served[metric].periods) & set(periods):
-                own = ", ".join(served[metric].periods)
-                raise ConfigError(
-                    table.file,
-                    f"{table.where('metrics')}[{index}]",
-                    f'"{metric}" has no period among [collect].periods (it serves: {own})',
-                    f"add one of {own} to [collect].periods, or remove the metric",
-                )
-        chosen = metrics
-    if not chosen:
-        raise table.error("periods", "no metric of the version serves these periods")
-    used = {p for name in chosen for p in served[name].periods}
-    if periods is None:
-        return tuple(chosen), tuple(p for p in KNOWN_PERIODS if p in used), warnings
-    for period in periods:
-        if period not in used:
-            warnings.append(f'[collect].periods: "{period}" is served by none of the metrics')
-    return tuple(chosen), tuple(p for p in periods if p in used), warnings
-
-
-def _repeat(table: Table, key: str, index: int, name: str) -> ConfigError:
-    return ConfigError(
-        table.file, f"{table.where(key)}[{index}]", f'"{name}" is listed twice', "remove one"
-    )
-
-
-def check_timeframes(table: Table, version: str, timeframes: list[str] | None) -> tuple[str, ...]:
-    """Demographic timeframes, checked against ``version`` (default ``("this_month",)``).
-
-    Before v18 no metric takes a timeframe, so any once-valid value is accepted
-    and unused.
-    """
-    if timeframes is None:
-        return ("this_month",)
-    allowed = catalogue.timeframes(version) or catalogue.ALL_TIMEFRAMES
-    for index, frame in enumerate(timeframes, start=1):
-        if frame not in allowed:
-            guess = closest(frame, allowed)
-            raise ConfigError(
-                table.file,
-                f"{table.where('timeframes')}[{index}]",
-                f'timeframe "{frame}" is not accepted by {version} (allowed: {", ".join(allowed)})',
-                f'use "{guess}"' if guess else f"use one of {', '.join(allowed)}",
-            )
-    return tuple(dict.fromkeys(timeframes))
 
 
 def numeric_id(table: Table, key: str) -> str:

@@ -19,9 +19,26 @@ Grouping rules (SPEC sections 2 and 3):
   it is empty they are not planned at all.
 - AUDIENCE metrics (legacy ``audience_*``): all in one request, no window.
 - TOTAL metrics (v18+ ``total_value``): one request per end_time date, because a
-  total_value answer is one total for the whole range.
-- DEMOGRAPHIC metrics: one request per (metric, timeframe, breakdown), no window.
+  total_value answer is one total for the whole range (SPEC 2). All of them share
+  that request, sent without ``breakdown``: it gives each metric's exact daily
+  total, which the parts of a breakdown cannot rebuild for non-additive metrics
+  (``reach``, ``accounts_engaged``) and which Meta thins (only dimension values
+  with data are listed).
+- Breakdowns (``PlanSpec.breakdowns``): one more request per end_time date per
+  breakdown *entry*, shared by every metric that lists that entry. An entry is
+  one breakdown (``media_product_type``) or several joined by commas
+  (``age,gender``), which Meta crosses in one answer; separate entries are
+  separate requests because Meta answers one breakdown per request. Such a
+  request records only the parts (the plain total comes from the request
+  above). ``reach`` keeps its plain daily values from its time_series windows
+  and gets its parts from ``metric_type=total_value`` breakdown requests.
+- DEMOGRAPHIC metrics: one request per (metric, timeframe, breakdown entry), no
+  window; entries default to each of age, city, country, gender alone.
 - v18+ SERIES metrics send ``metric_type=time_series``.
+
+Requests without a window (``audience_*``, demographics) are lifetime
+snapshots: their keys carry ``today``, so a resumed run on the same Pacific day
+skips them once done, and a run on a later day takes a fresh snapshot.
 
 A metric is planned for each of its periods listed in ``PlanSpec.periods`` and
 for no other.
@@ -35,11 +52,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from collector.catalogue import MetricSpec, Shape, catalogue, retirement, timeframes
+from collector.catalogue import (
+    Breakdowns,
+    MetricSpec,
+    Shape,
+    breakdown_choices,
+    catalogue,
+    retirement,
+    timeframes,
+)
 from collector.pacific import Window, window_of, windows
 
 __all__ = [
     "AccountRef",
+    "Breakdowns",
     "GroupKind",
     "MetricGroup",
     "PlanSpec",
@@ -73,7 +99,10 @@ class PlanSpec:
     Pacific date at planning time. ``metrics`` must all be served by
     ``version``; ``timeframes`` must be accepted by it when a demographic metric
     is asked for. Duplicates in ``metrics``, ``periods`` and ``timeframes`` are
-    planned once.
+    planned once. ``breakdowns`` maps a metric of ``metrics`` to its breakdown
+    entries, each a breakdown name or several joined by commas, every name one
+    the version allows for that metric with ``metric_type=total_value``; a
+    demographic metric without entries gets age, city, country and gender.
     """
 
     version: str
@@ -83,13 +112,14 @@ class PlanSpec:
     last: dt.date
     today: dt.date
     timeframes: tuple[str, ...] = ("this_month",)
+    breakdowns: Breakdowns = ()
 
     def __post_init__(self) -> None:
         served = catalogue(self.version)  # ValueError for a malformed version
         for name in self.metrics:
             if name not in served:
                 gone = retirement(name, self.version)
-                hint = f" (retired in {gone.retired_in}; use {gone.replacement})" if gone else ""
+                hint = f" (retired in {gone.retired_in}; heir: {gone.replacement})" if gone else ""
                 raise ValueError(f"metric {name!r} is not served by {self.version}{hint}")
         if self.first > self.last:
             raise ValueError(f"first end_time date {self.first} is after last {self.last}")
@@ -101,6 +131,25 @@ class PlanSpec:
                         f"timeframe {frame!r} is not accepted by {self.version}; "
                         f"use one of {', '.join(accepted)}"
                     )
+        for name, entries in self.breakdowns:
+            if name not in self.metrics:
+                raise ValueError(f"breakdowns given for {name!r}, which is not in metrics")
+            allowed = breakdown_choices(served[name])
+            for entry in entries:
+                parts = entry.split(",")
+                if any(part not in allowed for part in parts):
+                    raise ValueError(
+                        f"{name!r} on {self.version} has no breakdown {entry!r} "
+                        f"(allowed: {', '.join(allowed) or 'none'})"
+                    )
+
+    def breakdowns_of(self, metric: str) -> tuple[str, ...]:
+        """The breakdown entries planned for ``metric`` (demographics: the default four)."""
+        for name, entries in self.breakdowns:
+            if name == metric:
+                return tuple(dict.fromkeys(entries))
+        spec = catalogue(self.version)[metric]
+        return spec.breakdowns if spec.shape is Shape.DEMOGRAPHIC else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +177,7 @@ class GroupKind(StrEnum):
     SERIES = "series"  # daily series of one period, full range
     CLIPPED = "clipped"  # a history-limited series whose range was shortened: alone
     TOTAL = "total"  # total_value metrics: one request per end_time date
+    BREAKDOWN = "breakdown"  # total_value parts by one breakdown entry, per end_time date
     AUDIENCE = "audience"  # every legacy audience_* metric in one request
     DEMOGRAPHIC = "demographic"  # one (metric, timeframe, breakdown)
 
@@ -167,6 +217,10 @@ _TIME_SERIES: Params = (("metric_type", "time_series"),)
 _TOTAL_VALUE: Params = (("metric_type", "total_value"),)
 
 
+def _breakdown_params(entry: str) -> Params:
+    return (*_TOTAL_VALUE, ("breakdown", entry))
+
+
 def _series_params(spec: MetricSpec) -> Params:
     # v18+ series take metric_type (SPEC section 2); legacy versions take none.
     return _TIME_SERIES if "time_series" in spec.metric_types else ()
@@ -198,18 +252,23 @@ def _daily_windows(first: dt.date, last: dt.date) -> tuple[Window, ...]:
 
 
 def _period_groups(spec: PlanSpec, period: str, metrics: tuple[str, ...]) -> Iterator[MetricGroup]:
-    """The groups of one period, in a fixed order: series, clipped, total, audience, demographic."""
+    """The groups of one period, in a fixed order: series, clipped, total, breakdown,
+    audience, demographic."""
     served = catalogue(spec.version)
     full = _served_range(None, spec.first, spec.last, spec.today)
     shared: dict[Params, list[str]] = {}
     alone: list[tuple[str, Params, tuple[dt.date, dt.date]]] = []
     totals: list[str] = []
+    parts: dict[str, list[str]] = {}  # breakdown entry -> metrics, first-listed order
     audience: list[str] = []
     demographic: list[str] = []
     for name in metrics:
         metric = served[name]
         if period not in metric.periods:
             continue
+        if metric.shape is not Shape.DEMOGRAPHIC:
+            for entry in spec.breakdowns_of(name):
+                parts.setdefault(entry, []).append(name)
         if metric.shape in (Shape.SERIES, Shape.HOURLY_MAP):
             own = _served_range(metric.history_days, spec.first, spec.last, spec.today)
             if own is None:
@@ -234,12 +293,21 @@ def _period_groups(spec: PlanSpec, period: str, metrics: tuple[str, ...]) -> Ite
         yield MetricGroup(
             GroupKind.TOTAL, tuple(totals), period, _TOTAL_VALUE, _daily_windows(*full)
         )
+    if full is not None:
+        for entry, names in parts.items():
+            yield MetricGroup(
+                GroupKind.BREAKDOWN,
+                tuple(names),
+                period,
+                _breakdown_params(entry),
+                _daily_windows(*full),
+            )
     if audience:
         yield MetricGroup(GroupKind.AUDIENCE, tuple(audience), period, (), None)
     for name in demographic:
         for frame in dict.fromkeys(spec.timeframes):
-            for breakdown in served[name].breakdowns:
-                params = (*_TOTAL_VALUE, ("breakdown", breakdown), ("timeframe", frame))
+            for entry in spec.breakdowns_of(name):
+                params = (*_breakdown_params(entry), ("timeframe", frame))
                 yield MetricGroup(GroupKind.DEMOGRAPHIC, (name,), period, params, None)
 
 
@@ -275,14 +343,17 @@ class _Template:
     key_tail: str
 
 
-def _key_tail(group: MetricGroup, window: Window | None) -> str:
-    # <period>|<metrics>[|<params>][|<first>..<last>]: params hold "=" and a
-    # window "..", so the optional parts cannot be mistaken for each other.
+def _key_tail(group: MetricGroup, window: Window | None, today: dt.date) -> str:
+    # <period>|<metrics>[|<params>](|<first>..<last> | |@<today>): params hold "=",
+    # a window "..", a snapshot's day "@", so the optional parts cannot be mistaken
+    # for each other. A snapshot (no window) is keyed by the day it is taken.
     parts = [group.period, ",".join(group.metrics)]
     if group.params:
         parts.append("&".join(f"{name}={value}" for name, value in group.params))
     if window is not None:
         parts.append(f"{window.first.isoformat()}..{window.last.isoformat()}")
+    else:
+        parts.append(f"@{today.isoformat()}")
     return "|".join(parts)
 
 
@@ -296,7 +367,11 @@ def _templates(spec: PlanSpec) -> tuple[_Template, ...]:
         for window in group_windows:
             templates.append(
                 _Template(
-                    group.metrics, group.period, window, group.params, _key_tail(group, window)
+                    group.metrics,
+                    group.period,
+                    window,
+                    group.params,
+                    _key_tail(group, window, spec.today),
                 )
             )
     return tuple(templates)

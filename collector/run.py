@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,27 +35,53 @@ from collector.writer import SinkWriter, WriterStats
 log = structlog.get_logger("collector.run")
 
 
-def plan_spec(config: Config, today: dt.date) -> PlanSpec:
-    """The planner's input for ``config`` on the Pacific date ``today``."""
+def plan_specs(config: Config, today: dt.date) -> dict[str, PlanSpec]:
+    """Per app name, the planner's input on the Pacific date ``today``.
+
+    Apps on the same API version share one spec: what ``[collect]`` selects for
+    that version (``collector.selection``), with the run's date range.
+    """
     first, last = resolve_range(config.collect, today)
-    return PlanSpec(
-        version=config.graph.api_version,
-        metrics=config.collect.metrics,
-        periods=config.collect.periods,
-        first=first,
-        last=last,
-        today=today,
-        timeframes=config.collect.timeframes,
-    )
+    by_version: dict[str, PlanSpec] = {}
+    for version in config.versions():
+        chosen = config.collect.selection(version)
+        by_version[version] = PlanSpec(
+            version=version,
+            metrics=chosen.metrics,
+            periods=chosen.periods,
+            first=first,
+            last=last,
+            today=today,
+            timeframes=config.collect.timeframes,
+            breakdowns=chosen.breakdowns,
+        )
+    return {app.name: by_version[config.version_of(app.name)] for app in config.apps}
 
 
-def plan_minimum_seconds(config: Config, spec: PlanSpec) -> dict[str, float]:
-    """Per app, the least time its budget allows for the plan: requests / calls per second."""
-    per_app: dict[str, int] = {}
-    for account in config.accounts:
-        per_app[account.app] = per_app.get(account.app, 0) + 1
-    counts = count_requests(per_app, spec)
-    return {app: counts.get(app, 0) * 3600.0 / config.app(app).calls_per_hour for app in per_app}
+def plan_spec(config: Config, today: dt.date, app: str | None = None) -> PlanSpec:
+    """The planner's input for ``app`` (default: the first app) on the Pacific ``today``."""
+    specs = plan_specs(config, today)
+    return specs[app or config.apps[0].name]
+
+
+def planned_requests(config: Config, specs: Mapping[str, PlanSpec]) -> dict[str, int]:
+    """Per app, how many requests its accounts' plans hold (by arithmetic)."""
+    counts: dict[str, int] = {}
+    for app, n in _accounts_per_app(config).items():
+        counts.update(count_requests({app: n}, specs[app]))
+    return counts
+
+
+def plan_minimum_seconds(
+    config: Config, spec: PlanSpec | Mapping[str, PlanSpec]
+) -> dict[str, float]:
+    """Per app, the least time its budget allows for the plan: requests / calls per second.
+
+    ``spec`` is one spec for every app, or one per app name (:func:`plan_specs`).
+    """
+    specs = spec if isinstance(spec, Mapping) else {app.name: spec for app in config.apps}
+    counts = planned_requests(config, specs)
+    return {app: n * 3600.0 / config.app(app).calls_per_hour for app, n in counts.items()}
 
 
 @dataclass
@@ -63,11 +89,12 @@ class _LedgerSource:
     """Activates accounts for the pool: plan, register pending, drop finished work."""
 
     store: Store
-    spec: PlanSpec
+    specs: Mapping[str, PlanSpec]  # by app name
     skipped: int = 0
 
     async def activate(self, account: AccountRun) -> None:
-        requests = list(plan_account(AccountRef(account.id, account.app), self.spec))
+        spec = self.specs[account.app]
+        requests = list(plan_account(AccountRef(account.id, account.app), spec))
         await self.store.register_pending(requests)
         finished = await self.store.finished_keys(account.id)
         todo = [r for r in requests if r.key not in finished]
@@ -99,16 +126,17 @@ async def run_once(
     REDACTOR.add(a.app_secret for a in config.apps if a.app_secret)
     started = time.monotonic()
     today = pacific_date(clock.now())
-    spec = plan_spec(config, today)
-    minimum = plan_minimum_seconds(config, spec)
-    planned = sum(count_requests(_accounts_per_app(config), spec).values())
+    specs = plan_specs(config, today)
+    minimum = plan_minimum_seconds(config, specs)
+    planned = sum(planned_requests(config, specs).values())
+    first, last = resolve_range(config.collect, today)
     log.info(
         "run_started",
         accounts=len(config.accounts),
         planned=planned,
-        first=spec.first.isoformat(),
-        last=spec.last.isoformat(),
-        api_version=spec.version,
+        first=first.isoformat(),
+        last=last.isoformat(),
+        api_version=",".join(config.versions()),
     )
     sqlite = Path(config.output.sqlite)
     ndjson = Path(config.output.ndjson) if config.output.ndjson else None
@@ -120,7 +148,7 @@ async def run_once(
     try:
         writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)
         await writer.start()
-        source = _LedgerSource(store, spec)
+        source = _LedgerSource(store, specs)
         progress = Progress(planned) if show_progress else None
         own_transport = transport is None
         http = transport or HttpTransport(
@@ -143,7 +171,11 @@ async def run_once(
                 source=source,
                 apps={
                     app.name: AppSettings(
-                        app.name, app.calls_per_hour, app.concurrency, app.app_secret
+                        app.name,
+                        app.calls_per_hour,
+                        app.concurrency,
+                        app.app_secret,
+                        config.version_of(app.name),
                     )
                     for app in config.apps
                 },
