@@ -158,7 +158,7 @@ class Pool:
         self.stats.accounts_done += 1
         if account.stopped:
             self.stats.failed_accounts[account.id] = account.stopped
-        log.info("account_done", account=account.id, app=account.app, stopped=account.stopped)
+        log.debug("account_done", account=account.id, app=account.app, stopped=account.stopped)
 
     async def _worker(self, lane: Lane, app: AppSettings) -> None:
         budget = self._budgets[app.name]

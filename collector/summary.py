@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
+import structlog
+
+log = structlog.get_logger("collector.progress")
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -100,26 +104,44 @@ def render_table(summary: RunSummary) -> str:
 
 
 class Progress:
-    """A one-line progress bar with an ETA, drawn on a terminal only."""
+    """Progress with an ETA: a one-line bar on a terminal, else a ``run_progress`` event.
 
-    def __init__(self, total: int, stream: TextIO | None = None, *, every_s: float = 0.2) -> None:
+    The bar is redrawn at most every ``every_s`` seconds; the event (for operators
+    reading JSON logs) every ``log_every_s`` seconds.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        every_s: float = 0.2,
+        log_every_s: float = 10.0,
+    ) -> None:
         self._total = max(0, total)
         self._stream = stream or sys.stderr
-        self._enabled = self._stream.isatty() and total > 0
+        self._bar = self._stream.isatty() and total > 0
         self._start = time.monotonic()
-        self._last = 0.0
-        self._every = every_s
+        self._last = self._start
+        self._every = every_s if self._bar else log_every_s
 
     def update(self, finished: int, failed: int = 0) -> None:
-        if not self._enabled:
-            return
         now = time.monotonic()
-        if now - self._last < self._every and finished < self._total:
+        if self._total <= 0 or (now - self._last < self._every and finished < self._total):
             return
         self._last = now
         fraction = min(1.0, finished / self._total)
         elapsed = now - self._start
         eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        if not self._bar:
+            log.info(
+                "run_progress",
+                finished=finished,
+                planned=self._total,
+                failed=failed,
+                eta_s=round(eta, 1),
+            )
+            return
         bar = "#" * int(fraction * 30)
         self._stream.write(
             f"\r[{bar:<30}] {finished:,}/{self._total:,} requests"
@@ -128,6 +150,6 @@ class Progress:
         self._stream.flush()
 
     def close(self) -> None:
-        if self._enabled:
+        if self._bar:
             self._stream.write("\n")
             self._stream.flush()
