@@ -18,6 +18,9 @@ Tables:
 - ``ledger``: one row per planned request (the planner's key), its state
   ``pending | done | no_data | failed`` and attempt count.
 - ``checkpoint``: a single row, the NDJSON path and its committed byte offset.
+- ``ndjson_files``: every NDJSON file this store ever committed to (rotation
+  starts new ones), its committed size and when it was first and last
+  written; updated in the same transaction as the checkpoint.
 
 A batch commit (:meth:`Store.begin_batch` then :meth:`Batch.commit`) stages
 points set-wise, finds the new or changed ones with one join, upserts only
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Final
@@ -70,6 +74,9 @@ CREATE INDEX IF NOT EXISTS ledger_account ON ledger (account_id);
 CREATE TABLE IF NOT EXISTS checkpoint (
     id INTEGER PRIMARY KEY CHECK (id = 1), ndjson_path TEXT NULL,
     committed_offset INTEGER NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ndjson_files (
+    path TEXT PRIMARY KEY, committed_offset INTEGER NOT NULL,
+    first_at TEXT NOT NULL, last_at TEXT NOT NULL);
 """
 
 # Per-connection scratch tables for one batch; TEMP keeps them out of the file.
@@ -120,17 +127,46 @@ ON CONFLICT (key) DO UPDATE SET
 
 
 __all__ = [
+    "REFRESH_SUFFIX",
     "STATES",
+    "AccountFreshness",
     "AccountLedger",
     "Batch",
     "Checkpoint",
     "LedgerEntry",
     "LedgerSummary",
+    "NdjsonFile",
     "PlannedLike",
     "SchemaError",
     "Store",
     "WindowLike",
 ]
+
+
+# Ledger keys of the daemon's refresh requests end with this (collector.refresh_plan).
+REFRESH_SUFFIX: Final = "|refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class NdjsonFile:
+    """One NDJSON file a store committed to: its committed size and first/last commit."""
+
+    path: str
+    committed_offset: int
+    first_at: str
+    last_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFreshness:
+    """How fresh one account's stored data is (RFC 3339 UTC times; ``None``: never)."""
+
+    account_id: str
+    last_refresh: str | None
+    last_lifetime: str | None
+    newest_end_time: str | None
+    pending: int
+    failed: int
 
 
 class SchemaError(Exception):
@@ -376,13 +412,60 @@ class Store:
         return changed, len(staged) - len(changed)
 
     async def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        now = rfc3339(self._clock.now())
         await self._db.execute(
             "INSERT INTO checkpoint (id, ndjson_path, committed_offset, updated_at)"
             " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
             " ndjson_path = excluded.ndjson_path, committed_offset = excluded.committed_offset,"
             " updated_at = excluded.updated_at",
-            (checkpoint.path, checkpoint.offset, rfc3339(self._clock.now())),
+            (checkpoint.path, checkpoint.offset, now),
         )
+        if checkpoint.path is not None:
+            await self._db.execute(
+                "INSERT INTO ndjson_files (path, committed_offset, first_at, last_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+                " committed_offset = excluded.committed_offset, last_at = excluded.last_at",
+                (checkpoint.path, checkpoint.offset, now, now),
+            )
+
+    async def ndjson_files(self) -> list[NdjsonFile]:
+        """Every NDJSON file committed to, oldest first: which file holds what."""
+        sql = "SELECT path, committed_offset, first_at, last_at FROM ndjson_files"
+        async with self._db.execute(sql + " ORDER BY first_at, path") as cur:
+            return [NdjsonFile(r[0], int(r[1]), r[2], r[3]) async for r in cur]
+
+    async def freshness(self) -> list[AccountFreshness]:
+        """Per account (sorted by id): when its data was last fetched, from ledger and data.
+
+        ``last_refresh`` is the newest commit of a finished daemon refresh
+        request (keys ending in :data:`REFRESH_SUFFIX`), ``last_lifetime`` that
+        of a finished request without a date range; ``newest_end_time`` the
+        latest end_time stored. Each is ``None`` when there is none.
+        """
+        finished = "state IN ('done', 'no_data')"
+        ledger: dict[str, tuple[str | None, str | None, int, int]] = {}
+        sql = (
+            "SELECT account_id,"
+            f" max(CASE WHEN key LIKE '%{REFRESH_SUFFIX}' AND {finished} THEN updated_at END),"
+            f" max(CASE WHEN since IS NULL AND {finished} THEN updated_at END),"
+            " sum(state = 'pending'), sum(state = 'failed')"
+            " FROM ledger GROUP BY account_id"
+        )
+        async with self._db.execute(sql) as cur:
+            async for account, refresh, lifetime, pending, failed in cur:
+                ledger[account] = (refresh, lifetime, int(pending or 0), int(failed or 0))
+        newest: dict[str, str | None] = {}
+        sql = "SELECT account_id, max(end_time) FROM insights GROUP BY account_id"
+        async with self._db.execute(sql) as cur:
+            async for account, end_time in cur:
+                newest[account] = end_time
+        result = []
+        for account in sorted(ledger.keys() | newest.keys()):
+            refresh, lifetime, pending, failed = ledger.get(account, (None, None, 0, 0))
+            result.append(
+                AccountFreshness(account, refresh, lifetime, newest.get(account), pending, failed)
+            )
+        return result
 
 
 def _pending_row(request: PlannedLike, now: str) -> tuple[object, ...]:

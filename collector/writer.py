@@ -17,7 +17,9 @@ NDJSON file exactly once; a changed value appends a line with a later
 ``fetched_at`` (readers keep the last line per identity).
 
 Which NDJSON file a SQLite file may continue (see :func:`resume_offset`): the
-checkpoint names the file the last writer appended to. A non-empty file is
+checkpoint names the file the last writer appended to. A writer that starts on
+another file first cuts the named one back to its committed offset (the
+daemon's rotation switches files this way, between runs). A non-empty file is
 continued only when the checkpoint names it; otherwise the writer refuses to
 start (:class:`SinkMismatchError`), because appending would either duplicate
 points or leave the file missing some. A missing or empty file may always be
@@ -103,6 +105,14 @@ def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, d
     return checkpoint.offset
 
 
+def _cut_uncommitted(path: Path, offset: int) -> None:
+    """Cut ``path`` back to its committed ``offset`` if it holds more (missing: nothing)."""
+    size = file_size(path)
+    if size is not None and size > offset:
+        AppendFile.open(path, offset).close()
+        log.warning("ndjson_truncated", path=str(path), offset=offset, dropped=size - offset)
+
+
 class SinkWriter:
     """The one task that writes: ``start``, then ``put`` outcomes, then ``close``.
 
@@ -169,6 +179,10 @@ class SinkWriter:
         if self._ndjson is not None:
             path = self._ndjson
             checkpoint = await self._store.checkpoint()
+            if checkpoint is not None and checkpoint.path not in (None, str(path)):
+                # Switching files (daemon rotation, or a new --ndjson): the old file
+                # may end in bytes of a commit that never finished; cut them first.
+                await asyncio.to_thread(_cut_uncommitted, Path(checkpoint.path), checkpoint.offset)
             size = file_size(path)
             offset = resume_offset(checkpoint, path, size, self._store.path)
             self._file = await asyncio.to_thread(AppendFile.open, path, offset)
