@@ -5,15 +5,24 @@ and a daemon calls it on a schedule. It plans lazily, one account at a time:
 when an account becomes active its requests are registered ``pending`` in the
 ledger and the ones already ``done`` or ``no_data`` are dropped, so re-running
 the same command sends only what is unfinished.
+
+The daemon drives it with three extra seams: ``work`` (a :class:`RunWork`: its
+own requests instead of ``[collect]``'s range, some sent whatever the ledger
+says), ``stop`` (an event: stop taking work, let requests in flight finish for
+``grace_s`` seconds, then cancel; what was answered is committed either way)
+and ``watch`` (sees the :class:`LiveRun` for its periodic stats).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -24,8 +33,9 @@ from collector.config import Config, resolve_range
 from collector.dispatch import AccountRun
 from collector.graph import HttpTransport, Transport
 from collector.logs import REDACTOR
+from collector.outcome import Outcome
 from collector.pacific import pacific_date
-from collector.planner import AccountRef, PlanSpec, count_requests, plan_account
+from collector.planner import AccountRef, PlannedRequest, PlanSpec, count_requests, plan_account
 from collector.policy import RetryPolicy
 from collector.pool import AppSettings, Pool, RunStats
 from collector.store import Store
@@ -84,22 +94,86 @@ def plan_minimum_seconds(
     return {app: n * 3600.0 / config.app(app).calls_per_hour for app, n in counts.items()}
 
 
+class RunWork(Protocol):
+    """What a bounded run collects instead of ``[collect]``'s range (the daemon's runs).
+
+    ``kind`` names the run in its log events; ``planned`` is how many requests
+    :meth:`requests` yields over the run's accounts.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def planned(self) -> int: ...
+
+    def requests(self, account: AccountRef) -> Iterable[PlannedRequest]:
+        """The account's requests, in the order they should be sent."""
+        ...
+
+    def always_send(self, request: PlannedRequest) -> bool:
+        """Whether ``request`` goes even when the ledger has it ``done`` or ``no_data``."""
+        ...
+
+    def observe(self, outcome: Outcome) -> None:
+        """Sees every outcome just before the writer takes it."""
+        ...
+
+
 @dataclass
 class _LedgerSource:
-    """Activates accounts for the pool: plan, register pending, drop finished work."""
+    """Activates accounts for the pool: plan, register pending, drop finished work.
+
+    Once ``stop`` is set, accounts get no more requests (those handed out finish).
+    """
 
     store: Store
     specs: Mapping[str, PlanSpec]  # by app name
+    work: RunWork | None = None
+    stop: asyncio.Event | None = None
     skipped: int = 0
 
     async def activate(self, account: AccountRun) -> None:
-        spec = self.specs[account.app]
-        requests = list(plan_account(AccountRef(account.id, account.app), spec))
+        if self.stop is not None and self.stop.is_set():
+            account.requests = iter(())
+            return
+        ref = AccountRef(account.id, account.app)
+        work = self.work
+        if work is None:
+            requests = list(plan_account(ref, self.specs[account.app]))
+        else:
+            requests = list(work.requests(ref))
         await self.store.register_pending(requests)
         finished = await self.store.finished_keys(account.id)
-        todo = [r for r in requests if r.key not in finished]
+        todo = [
+            r
+            for r in requests
+            if r.key not in finished or (work is not None and work.always_send(r))
+        ]
         self.skipped += len(requests) - len(todo)
-        account.requests = iter(todo)
+        account.requests = iter(todo) if self.stop is None else self._until_stop(iter(todo))
+
+    def _until_stop(self, requests: Iterator[PlannedRequest]) -> Iterator[PlannedRequest]:
+        for request in requests:
+            if self.stop is not None and self.stop.is_set():
+                return
+            yield request
+
+
+@dataclass
+class LiveRun:
+    """A run in progress, as a watcher sees it (the daemon's ``stats`` event)."""
+
+    planned: int
+    pool: Pool
+    writer: SinkWriter
+    source: _LedgerSource
+
+    @property
+    def remaining(self) -> int:
+        """Requests of the run not yet answered (nor skipped as finished)."""
+        finished = sum(self.pool.stats.outcomes.values()) + self.source.skipped
+        return max(0, self.planned - finished)
 
 
 async def run_once(
@@ -112,6 +186,10 @@ async def run_once(
     policy: RetryPolicy | None = None,
     deadline_s: float | None = None,
     budget_policy: BudgetPolicy | None = None,
+    work: RunWork | None = None,
+    stop: asyncio.Event | None = None,
+    grace_s: float = 30.0,
+    watch: Callable[[LiveRun], None] | None = None,
 ) -> RunSummary:
     """Collect everything ``config`` asks for; returns the run's summary.
 
@@ -119,7 +197,8 @@ async def run_once(
     writer's crash-test seam; ``policy`` replaces the default retry policy;
     past ``deadline_s`` seconds no retry is scheduled (the request fails instead);
     ``budget_policy`` replaces the adaptive budget's defaults (tests scale it to
-    the emulator's shortened windows).
+    the emulator's shortened windows). ``work``, ``stop``, ``grace_s`` and
+    ``watch`` are the daemon's seams (see the module docstring).
     """
     clock = clock or SystemClock()
     REDACTOR.add(a.token for a in config.accounts)
@@ -130,12 +209,14 @@ async def run_once(
     minimum = plan_minimum_seconds(config, specs)
     planned = sum(planned_requests(config, specs).values())
     first, last = resolve_range(config.collect, today)
+    span = {"first": first.isoformat(), "last": last.isoformat()}
+    if work is not None:
+        planned, span = work.planned, {"work": work.kind}
     log.info(
         "run_started",
         accounts=len(config.accounts),
         planned=planned,
-        first=first.isoformat(),
-        last=last.isoformat(),
+        **span,
         api_version=",".join(config.versions()),
     )
     sqlite = Path(config.output.sqlite)
@@ -148,7 +229,7 @@ async def run_once(
     try:
         writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)
         await writer.start()
-        source = _LedgerSource(store, specs)
+        source = _LedgerSource(store, specs, work, stop)
         progress = Progress(planned) if show_progress else None
         own_transport = transport is None
         http = transport or HttpTransport(
@@ -167,7 +248,7 @@ async def run_once(
                 await http.start()
             pool = Pool(
                 transport=wire,
-                emit=writer.put,
+                emit=writer.put if work is None else _observed(work, writer),
                 source=source,
                 apps={
                     app.name: AppSettings(
@@ -188,7 +269,9 @@ async def run_once(
                 budget_policy=budget_policy,
                 progress=_progress_hook(progress, source) if progress else None,
             )
-            stats = await pool.run()
+            if watch is not None:
+                watch(LiveRun(planned, pool, writer, source))
+            stats = await _run_pool(pool, stop, grace_s)
         finally:
             if isinstance(wire, BatchingTransport):
                 await wire.close()
@@ -205,6 +288,45 @@ async def run_once(
     )
     log.info("run_summary", **summary.event_fields())
     return summary
+
+
+def _observed(work: RunWork, writer: SinkWriter) -> Callable[[Outcome], Awaitable[None]]:
+    async def emit(outcome: Outcome) -> None:
+        work.observe(outcome)
+        await writer.put(outcome)
+
+    return emit
+
+
+async def _run_pool(pool: Pool, stop: asyncio.Event | None, grace_s: float) -> RunStats:
+    """Run the pool to its end or, once ``stop`` is set, for ``grace_s`` more seconds.
+
+    After ``stop`` no new request is handed out (see :class:`_LedgerSource`);
+    requests in flight and queued retries get the grace period, measured in
+    real seconds because it waits for the network. Then the pool is cancelled:
+    what it answered is already queued for the writer, which commits it; the
+    requests cut short stay ``pending`` and are sent by a later run.
+    """
+    if stop is None:
+        return await pool.run()
+    task = asyncio.ensure_future(pool.run())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            done, _ = await asyncio.wait({task}, timeout=grace_s)
+            if not done:
+                log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error
+    return pool.stats
 
 
 def _accounts_per_app(config: Config) -> dict[str, int]:
