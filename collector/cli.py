@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config and its registry; send nothing")
     check.add_argument("--config", required=True, type=Path)
+    check.add_argument(
+        "--suggest",
+        nargs="?",
+        const="",
+        metavar="VERSION",
+        help="print [collect] rewritten for VERSION (default: [graph].api_version if v22+, "
+        "else v24.0): retired metrics become their heirs; the config is not validated",
+    )
 
     plan = sub.add_parser("plan", help="show the requests a run would send; send nothing")
     plan.add_argument("--config", required=True, type=Path)
@@ -169,6 +177,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.suggest is not None:
+        from collector.migrate import suggest_for_file
+
+        print(suggest_for_file(args.config, args.suggest or None))
+        return EXIT_OK
     config = load(args)
     apps = ", ".join(f"{a.name} ({a.calls_per_hour:g}/h)" for a in config.apps)
     print(

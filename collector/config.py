@@ -179,7 +179,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     file's folder (for registry tokens: the CSV's folder); output paths from the
     working directory.
     """
-    top = Table(_read_toml(path), "", path, _TOP)
+    top = Table(read_toml(path), "", path, _TOP)
     graph = _graph(top.table("graph", _GRAPH))
     collect_table = top.table("collect", _COLLECT)
     collect, warnings = _collect(collect_table, _app_versions(top, graph))
@@ -284,7 +284,8 @@ def _filter_accounts(config: Config, wanted: Iterable[str]) -> tuple[AccountConf
     return tuple(account for account in config.accounts if account.id in wanted_ids)
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def read_toml(path: Path) -> dict[str, object]:
+    """The file's TOML, unvalidated; :class:`ConfigError` when it cannot be read or parsed."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

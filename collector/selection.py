@@ -219,6 +219,7 @@ def _check_breakdowns(
             raise sub.error(metric, "is empty", "list at least one breakdown, or remove the line")
         versions = [v for v, names in chosen.items() if metric in names]
         entries: list[str] = []
+        lacking: dict[str, list[str]] = {}  # version -> entries it skips
         for index, text in enumerate(given, start=1):
             where = f"{sub.where(metric)}[{index}]"
             entry = _split_entry(table, where, text)
@@ -235,10 +236,12 @@ def _check_breakdowns(
                 if version in fits:
                     per_version[version].append((metric, (entry,)))
                 else:
-                    warnings.append(
-                        f"[collect.breakdowns].{metric}: {apps[version]} on {version} skip "
-                        f'"{entry}" ({version} has no such breakdown of {metric})'
-                    )
+                    lacking.setdefault(version, []).append(entry)
+        for version, skipped in lacking.items():
+            warnings.append(
+                f"[collect.breakdowns].{metric}: {apps[version]} on {version} skip "
+                f"{', '.join(skipped)} ({version} has no such breakdown of {metric})"
+            )
         wanted.append((metric, tuple(entries)))
     return tuple(wanted), {v: _merge(pairs) for v, pairs in per_version.items()}
 

@@ -35,8 +35,9 @@ def spec(
     periods: tuple[str, ...] = ALL_PERIODS,
     today: dt.date = TODAY,
     timeframes: tuple[str, ...] = ("this_month",),
+    breakdowns: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> PlanSpec:
-    return PlanSpec(version, metrics, periods, first, last, today, timeframes)
+    return PlanSpec(version, metrics, periods, first, last, today, timeframes, breakdowns)
 
 
 def requests(plan_spec: PlanSpec, account: AccountRef = ACME) -> list[PlannedRequest]:
@@ -284,3 +285,105 @@ def test_reversed_range_rejected() -> None:
     """first after last fails at construction."""
     with pytest.raises(ValueError, match="after"):
         spec("v17.0", ("reach",), D(2024, 6, 2), D(2024, 6, 1))
+
+
+TV = ("metric_type", "total_value")
+
+
+def test_breakdown_entries_get_daily_requests_of_their_own() -> None:
+    """Each breakdown entry is one request per end_time date, shared by the metrics listing it."""
+    reqs = requests(
+        spec(
+            "v24.0",
+            ("likes", "views", "follows_and_unfollows"),
+            D(2024, 6, 14),
+            breakdowns=(
+                ("likes", ("media_product_type",)),
+                ("views", ("follow_type", "media_product_type")),
+                ("follows_and_unfollows", ("follow_type",)),
+            ),
+        )
+    )
+    got = [(r.metrics, r.params, r.window.first) for r in reqs if r.window]
+    plain = ("likes", "views", "follows_and_unfollows")
+    assert got == [
+        (plain, (TV,), D(2024, 6, 14)),
+        (plain, (TV,), D(2024, 6, 15)),
+        (("likes", "views"), (TV, ("breakdown", "media_product_type")), D(2024, 6, 14)),
+        (("likes", "views"), (TV, ("breakdown", "media_product_type")), D(2024, 6, 15)),
+        (("views", "follows_and_unfollows"), (TV, ("breakdown", "follow_type")), D(2024, 6, 14)),
+        (("views", "follows_and_unfollows"), (TV, ("breakdown", "follow_type")), D(2024, 6, 15)),
+    ]
+
+
+def test_breakdown_windows_are_single_end_time_dates() -> None:
+    """A breakdown request asks for exactly one end_time date, like the plain total."""
+    reqs = requests(
+        spec("v22.0", ("saves",), D(2024, 6, 1), breakdowns=(("saves", ("media_product_type",)),))
+    )
+    assert {(r.window.first == r.window.last) for r in reqs if r.window} == {True}
+    assert len(reqs) == 2 * 15
+
+
+def test_reach_breakdowns_use_total_value_beside_its_series() -> None:
+    """reach keeps its time_series window and adds daily total_value requests per breakdown."""
+    reqs = requests(
+        spec(
+            "v22.0",
+            ("reach",),
+            D(2024, 6, 15),
+            breakdowns=(("reach", ("media_product_type", "follow_type")),),
+        )
+    )
+    assert [(r.metrics, r.params) for r in reqs] == [
+        (("reach",), (("metric_type", "time_series"),)),
+        (("reach",), (TV, ("breakdown", "media_product_type"))),
+        (("reach",), (TV, ("breakdown", "follow_type"))),
+    ]
+
+
+def test_combined_breakdown_entry_is_one_request() -> None:
+    """An entry naming two breakdowns ("age,gender") is sent as one breakdown parameter."""
+    reqs = requests(
+        spec(
+            "v24.0",
+            ("follower_demographics",),
+            D(2024, 6, 1),
+            breakdowns=(("follower_demographics", ("country", "age,gender")),),
+        )
+    )
+    assert [r.params for r in reqs] == [
+        (TV, ("breakdown", "country"), ("timeframe", "this_month")),
+        (TV, ("breakdown", "age,gender"), ("timeframe", "this_month")),
+    ]
+
+
+def test_snapshot_keys_carry_the_day_they_are_taken() -> None:
+    """A request without a window is keyed by the planning day, so a later day takes it again."""
+    first = requests(spec("v17.0", ("audience_city",), D(2024, 6, 1)))
+    later = requests(spec("v17.0", ("audience_city",), D(2024, 6, 1), today=D(2024, 6, 16)))
+    assert first[0].key == "17841400000000001|lifetime|audience_city|@2024-06-15"
+    assert later[0].key == "17841400000000001|lifetime|audience_city|@2024-06-16"
+
+
+@pytest.mark.parametrize(
+    ("metrics", "breakdowns", "match"),
+    [
+        (("views",), (("views", ("contact_button_type",)),), "no breakdown 'contact_button_type'"),
+        (("follower_count",), (("follower_count", ("follow_type",)),), "allowed: none"),
+        (("likes",), (("views", ("follow_type",)),), "not in metrics"),
+        (("follower_demographics",), (("follower_demographics", ("age,locale",)),), "age,locale"),
+    ],
+)
+def test_unusable_breakdown_rejected(
+    metrics: tuple[str, ...], breakdowns: tuple[tuple[str, tuple[str, ...]], ...], match: str
+) -> None:
+    """A breakdown the metric lacks, or one for a metric not planned, fails at construction."""
+    with pytest.raises(ValueError, match=match):
+        spec("v24.0", metrics, D(2024, 6, 1), breakdowns=breakdowns)
+
+
+def test_legacy_reach_takes_no_breakdown() -> None:
+    """v17 has no metric_type, so reach on v17 refuses any breakdown."""
+    with pytest.raises(ValueError, match="allowed: none"):
+        spec("v17.0", ("reach",), D(2024, 6, 1), breakdowns=(("reach", ("follow_type",)),))

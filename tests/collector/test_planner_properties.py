@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.catalogue import catalogue
+from collector.catalogue import breakdown_choices, catalogue
 from collector.planner import AccountRef, PlanSpec, count_requests, plan, plan_account, windows
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -121,6 +121,12 @@ def plan_specs(draw: st.DrawFn) -> PlanSpec:
             st.tuples(st.just("v17.0"), v17_metrics()), st.tuples(st.just("v22.0"), v22_metrics())
         )
     )
+    served = catalogue(version)
+    breakdowns = tuple(
+        (name, tuple(draw(st.lists(st.sampled_from(choices), min_size=1, unique=True))))
+        for name in metrics
+        if (choices := breakdown_choices(served[name])) and draw(st.booleans())
+    )
     periods = draw(
         st.lists(
             st.sampled_from(["day", "week", "days_28", "lifetime"]), min_size=1, unique=True
@@ -129,7 +135,7 @@ def plan_specs(draw: st.DrawFn) -> PlanSpec:
     first = draw(starts)
     last = first + dt.timedelta(days=draw(st.integers(0, 400)))
     today = first + dt.timedelta(days=draw(st.integers(-40, 440)))
-    return PlanSpec(version, metrics, periods, first, last, today)
+    return PlanSpec(version, metrics, periods, first, last, today, breakdowns=breakdowns)
 
 
 def expected_series_dates(spec: PlanSpec, metric: str) -> list[dt.date]:
@@ -143,13 +149,32 @@ def expected_series_dates(spec: PlanSpec, metric: str) -> list[dt.date]:
 @PLANS
 @given(plan_specs())
 def test_no_end_time_date_requested_twice(spec: PlanSpec) -> None:
-    """For one account, each (metric, period) series asks for each end_time date at most once."""
-    seen: Counter[tuple[str, str, dt.date]] = Counter()
+    """For one account, each (metric, period, breakdown) asks each end_time date at most once."""
+    seen: Counter[tuple[str, str, str, dt.date]] = Counter()
     for request in plan_account(AccountRef("1", "a"), spec):
         if request.window is not None:
+            cut = dict(request.params).get("breakdown", "")
             for metric in request.metrics:
-                seen.update((metric, request.period, d) for d in request.window.dates())
+                seen.update((metric, request.period, cut, d) for d in request.window.dates())
     assert all(n == 1 for n in seen.values())
+
+
+@PLANS
+@given(plan_specs())
+def test_each_breakdown_covers_the_served_range_day_by_day(spec: PlanSpec) -> None:
+    """A non-demographic breakdown entry asks each served end_time date once, a date a request."""
+    served = catalogue(spec.version)
+    for metric, entries in spec.breakdowns:
+        if served[metric].shape == "demographic" or "day" not in spec.periods:
+            continue
+        for entry in entries:
+            asked = [
+                request.window
+                for request in plan_account(AccountRef("1", "a"), spec)
+                if metric in request.metrics and ("breakdown", entry) in request.params
+            ]
+            assert all(w is not None and w.first == w.last for w in asked)
+            assert [w.first for w in asked if w] == expected_series_dates(spec, metric)
 
 
 @PLANS
@@ -159,7 +184,7 @@ def test_each_series_covers_its_served_range(spec: PlanSpec) -> None:
     served = catalogue(spec.version)
     asked: dict[tuple[str, str], list[dt.date]] = {}
     for request in plan_account(AccountRef("1", "a"), spec):
-        if request.window is not None:
+        if request.window is not None and "breakdown" not in dict(request.params):
             for metric in request.metrics:
                 asked.setdefault((metric, request.period), []).extend(request.window.dates())
     for metric in spec.metrics:
