@@ -112,6 +112,11 @@ def test_example_config_round_trips(tmp_path: Path) -> None:
         DateSpec(days_ago=0),
     )
     assert config.collect.timeframes == ("this_month",)
+    assert config.versions() == ("v22.0", "v24.0")
+    assert config.collect.breakdowns == (
+        ("reach", ("media_product_type", "follow_type")),
+        ("follower_demographics", ("country", "age,gender")),
+    )
     assert (config.output.ndjson, config.output.sqlite) == (
         Path("out/insights.ndjson"),
         Path("out/insights.sqlite"),
