@@ -5,6 +5,13 @@ The parser is strict about shape (a body the API would never send is a
 content: values whose ``end_time`` falls outside the dates the request was
 planned for are dropped, so an edge rule we do not know can never make two
 windows deliver the same day twice.
+
+Dimensions (records.py): a ``total_value`` answer without breakdowns is one
+point with ``{}``; with breakdowns, each result is one point keyed by the
+answer's ``dimension_keys`` (``{"media_product_type": "REELS"}``; demographics
+``{"timeframe": "THIS_MONTH", "country": "US"}``, a crossed breakdown one key
+more) and the answer's own total is not recorded: the planner asks for the plain
+total in a request of its own (collector/planner.py).
 """
 
 from __future__ import annotations
@@ -64,39 +71,69 @@ def points_from_body(
         values = entry.get("values")
         if not isinstance(values, list):
             raise BadResponse(f"insights entry {name!r} without values")
-        for item in values:
-            for end_time, dims, value in _values(name, item):
-                if end_times is not None and end_time is not None and end_time not in end_times:
-                    continue
-                points.append(
-                    Point(account_id, name, period, end_time, dims, value, api_version, fetched_at)
-                )
+        _append_values(points, name, period, values, account_id, api_version, fetched_at, end_times)
     return points
+
+
+def _append_values(
+    points: list[Point],
+    name: str,
+    period: str,
+    values: list[Any],
+    account_id: str,
+    api_version: str,
+    fetched_at: str,
+    end_times: Container[str] | None,
+) -> None:
+    """Append the points of one entry's ``values``: the hot loop, so plain numbers
+    are recognised by ``type()`` first and anything else goes through ``_number``."""
+    append = points.append
+    for item in values:
+        if not isinstance(item, dict) or "value" not in item:
+            raise BadResponse(f"a value of {name!r} has no 'value'")
+        raw_end = item.get("end_time")
+        end_time: str | None = None
+        if raw_end is not None:
+            end_time = _end_time(name, raw_end)
+            if end_times is not None and end_time not in end_times:
+                continue
+        value = item["value"]
+        # type() rather than isinstance: bool is an int subclass and must be refused.
+        if type(value) is not int and type(value) is not float:
+            if isinstance(value, dict):
+                # online_followers (hour -> followers) and audience_* (key -> followers)
+                dimension = AUDIENCE_DIMENSION.get(name, "hour")
+                for key, number in value.items():
+                    if type(number) is not int and type(number) is not float:
+                        number = _number(number, f"{name}[{key}]")
+                    append(
+                        Point(
+                            account_id,
+                            name,
+                            period,
+                            end_time,
+                            {dimension: str(key)},
+                            number,
+                            api_version,
+                            fetched_at,
+                        )
+                    )
+                continue
+            value = _number(value, name)
+        append(Point(account_id, name, period, end_time, {}, value, api_version, fetched_at))
+
+
+def _end_time(name: str, raw_end: Any) -> str:
+    try:
+        return graph_time_to_rfc3339(str(raw_end))
+    except ValueError:
+        raise BadResponse(f"a value of {name!r} has a malformed end_time") from None
 
 
 def _number(value: Any, what: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadResponse(f"{what} is not a number")
     return value
-
-
-def _values(name: str, item: Any) -> Iterator[tuple[str | None, dict[str, str], int | float]]:
-    if not isinstance(item, dict) or "value" not in item:
-        raise BadResponse(f"a value of {name!r} has no 'value'")
-    raw_end = item.get("end_time")
-    end_time: str | None = None
-    if raw_end is not None:
-        try:
-            end_time = graph_time_to_rfc3339(str(raw_end))
-        except ValueError:
-            raise BadResponse(f"a value of {name!r} has a malformed end_time") from None
-    value = item["value"]
-    if isinstance(value, dict):
-        dimension = AUDIENCE_DIMENSION.get(name, "hour")
-        for key, number in value.items():
-            yield end_time, {dimension: str(key)}, _number(number, f"{name}[{key}]")
-    else:
-        yield end_time, {}, _number(value, name)
 
 
 def _total(

@@ -212,6 +212,26 @@ def test_demographic_breakdown_keeps_every_key() -> None:
     assert points[0].period == "lifetime"
 
 
+def test_crossed_demographic_breakdown_gives_all_three_dimensions() -> None:
+    """A breakdown of age and gender crossed gives timeframe, age and gender per point."""
+    total = {
+        "breakdowns": [
+            {
+                "dimension_keys": ["timeframe", "age", "gender"],
+                "results": [
+                    {"dimension_values": ["THIS_WEEK", "25-34", "F"], "value": 7},
+                    {"dimension_values": ["THIS_WEEK", "25-34", "M"], "value": 5},
+                ],
+            }
+        ],
+    }
+    body = {"data": [{**total_entry("follower_demographics", total), "period": "lifetime"}]}
+    assert triples(parse(body, ("follower_demographics",))) == [
+        (None, {"timeframe": "THIS_WEEK", "age": "25-34", "gender": "F"}, 7),
+        (None, {"timeframe": "THIS_WEEK", "age": "25-34", "gender": "M"}, 5),
+    ]
+
+
 def test_total_value_is_not_filtered_by_end_times() -> None:
     """A total carries no end_time of its own, so the planned set does not drop it."""
     body = {"data": [total_entry("views", {"value": 3})]}
