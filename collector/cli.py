@@ -72,8 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--until")
     plan.add_argument("--accounts")
 
-    status = sub.add_parser("status", help="the ledger of a SQLite output, per account")
+    status = sub.add_parser("status", help="the ledger and freshness of a SQLite output")
     status.add_argument("--sqlite", required=True, type=Path)
+
+    daemon = sub.add_parser(
+        "daemon", help="keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"
+    )
+    daemon.add_argument("--config", required=True, type=Path)
 
     demo = sub.add_parser("demo", help="start the bundled emulator and pull config/demo.toml")
     demo.add_argument("--config", type=Path, default=None, help="default: config/demo.toml")
@@ -105,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "daemon":
+            return _daemon(args)
         if args.command == "demo":
             from collector.demo import run_demo
 
@@ -208,8 +215,28 @@ def _status(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from collector.freshness import render_freshness
+
+    print(asyncio.run(render_freshness(args.sqlite)))
+    print()
     print(asyncio.run(render_status(args.sqlite)))
     return EXIT_OK
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    from collector.daemon import Daemon
+
+    config = load(args)
+    daemon = Daemon(config, reload=lambda: load(args))
+
+    async def serve() -> int:
+        daemon.install_signals()
+        return await daemon.run()
+
+    try:
+        return asyncio.run(serve())
+    except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace
+        return 130
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from collector.config_checks import (
     parse_date_spec,
     secret_value,
 )
+from collector.daemon_config import DAEMON_KEYS, DaemonSettings, daemon_settings
 from collector.registry import AccountConfig, load_accounts
 from collector.secrets import SecretResolver
 from collector.selection import MetricSelection, check_timeframes, select
@@ -63,7 +64,7 @@ DEFAULT_NDJSON = "out/insights.ndjson"
 DEFAULT_SQLITE = "out/insights.sqlite"
 MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
 
-_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log")
+_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log", "daemon")
 _GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency", "batch_size")
 _APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency", "api_version")
 _COLLECT = ("metrics", "periods", "since", "until", "timeframes", "breakdowns")
@@ -154,6 +155,7 @@ class Config:
     output: OutputSettings
     log: LogSettings
     warnings: tuple[str, ...] = ()
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)  # ig-collector daemon
 
     def app(self, name: str) -> AppConfig:
         """The app called ``name``; ``KeyError`` if there is none (load_config rules it out)."""
@@ -205,7 +207,8 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
             "prefer env:NAME or file:PATH so the files can be shared safely"
         )
     warnings.extend(_url_warnings(graph.base_url))
-    return Config(path, graph, apps, accounts, collect, output, log, tuple(warnings))
+    daemon = daemon_settings(top.table("daemon", DAEMON_KEYS))
+    return Config(path, graph, apps, accounts, collect, output, log, tuple(warnings), daemon)
 
 
 def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:
