@@ -120,7 +120,13 @@ def daemon_settings(table: Table) -> DaemonSettings:
         except ValueError as exc:
             raise table.error(key, str(exc), 'write e.g. "30s", "15m", "1h" or "1d"') from None
 
-    lookback = table.integer("lookback", default.lookback_days, minimum=MIN_LOOKBACK)
+    lookback = table.integer("lookback", default.lookback_days, minimum=1)
+    if lookback < MIN_LOOKBACK:
+        raise table.error(
+            "lookback",
+            f"must be at least {MIN_LOOKBACK} days, got {lookback}",
+            "the API revises the last 48 hours: re-fetch at least the 2 days before today",
+        )
     if lookback > MAX_LOOKBACK:
         raise table.error(
             "lookback",

@@ -127,8 +127,8 @@ def plan_cycle(
 
     ``refreshed`` and ``lifetime_done`` hold the unix time each account's last
     attempt of that kind started (absent: never); ``paused`` accounts get no
-    work (their token is dead). History runs only when nothing is due, it is
-    ``history_pending`` and ``now >= history_not_before``.
+    work (their token is dead). History runs only when some account is active,
+    nothing is due, it is ``history_pending`` and ``now >= history_not_before``.
     """
     active = [a for a in accounts if a not in paused]
     refresh = tuple(a for a in active if is_due(refreshed.get(a), refresh_interval_s, now))
@@ -136,7 +136,13 @@ def plan_cycle(
     upcoming = [due_at(refreshed.get(a), refresh_interval_s, now) for a in active]
     upcoming += [due_at(lifetime_done.get(a), lifetime_interval_s, now) for a in active]
     next_due = min(upcoming, default=None)
-    history = history_pending and not refresh and not lifetime and now >= history_not_before
+    history = (
+        history_pending
+        and bool(active)
+        and not refresh
+        and not lifetime
+        and now >= history_not_before
+    )
     wake_at = next_due
     if history_pending and not history and history_not_before > now:
         wake_at = history_not_before if wake_at is None else min(wake_at, history_not_before)
