@@ -179,7 +179,7 @@ class Daemon:
             stats_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stats_task
-            log.info("stats", **self._stats())
+            log.info("stats", **self.stats())
             if self._given_transport is None and isinstance(self._transport, HttpTransport):
                 await self._transport.close()
             log.info("daemon_stopped", runs=self._counters.runs)
@@ -440,9 +440,10 @@ class Daemon:
             await self._sleep_until(self._now() + self._config.daemon.stats_interval_s, self._stop)
             if self._stop.is_set():
                 return
-            log.info("stats", **self._stats())
+            log.info("stats", **self.stats())
 
-    def _stats(self) -> dict[str, object]:
+    def stats(self) -> dict[str, object]:
+        """The fields of the ``stats`` event, now (see :mod:`collector.stats`)."""
         paused = set(self.paused_accounts)
         active = [a.id for a in self._config.accounts if a.id not in paused]
         return stats_fields(
