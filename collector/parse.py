@@ -96,7 +96,7 @@ def _append_values(
         if raw_end is not None:
             end_time = _end_time(name, raw_end)
             if end_times is not None and end_time not in end_times:
-                continue
+                continue  # a day the request was not planned for (module docstring)
         value = item["value"]
         # type() rather than isinstance: bool is an int subclass and must be refused.
         if type(value) is not int and type(value) is not float:
@@ -106,13 +106,14 @@ def _append_values(
                 for key, number in value.items():
                     if type(number) is not int and type(number) is not float:
                         number = _number(number, f"{name}[{key}]")
+                    dims = {dimension: key if type(key) is str else str(key)}
                     append(
                         Point(
                             account_id,
                             name,
                             period,
                             end_time,
-                            {dimension: str(key)},
+                            dims,
                             number,
                             api_version,
                             fetched_at,

@@ -32,8 +32,10 @@ the new checkpoint.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Final
@@ -52,7 +54,7 @@ from collector.outcome import (
     PlannedLike,
     WindowLike,
 )
-from collector.records import Point, dimensions_json, rfc3339
+from collector.records import Point, rfc3339
 
 SCHEMA_VERSION: Final = 1
 _CHUNK: Final = 5_000
@@ -87,18 +89,29 @@ CREATE TEMP TABLE stage (
 CREATE TEMP TABLE stage_changed (seq INTEGER PRIMARY KEY);
 """
 
+# Rows per multi-row INSERT into the stage: 9 variables each, under SQLite's
+# limit of 32,766 variables per statement (999 before SQLite 3.32).
+_STAGE_ROWS: Final = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 100
+
+
+@lru_cache(maxsize=4)
+def _stage_insert(rows: int) -> str:
+    """``INSERT INTO stage VALUES (?, ...), ...`` for ``rows`` rows of 9 values."""
+    return "INSERT INTO stage VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+
+
 _IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
 
-# The last staged copy of each identity wins; it is changed when no row has that
-# identity yet or the stored value differs (numeric comparison: 5 equals 5.0).
-_FIND_CHANGED: Final = f"""
+# Each identity is staged once (the batch's last copy of it: see ``_stage``); it is
+# changed when no row has that identity yet or the stored value differs (numeric
+# comparison: 5 equals 5.0).
+_FIND_CHANGED: Final = """
 INSERT INTO stage_changed (seq)
 SELECT s.seq FROM stage AS s
 LEFT JOIN insights AS i
   ON i.account_id = s.account_id AND i.metric = s.metric AND i.period = s.period
  AND ifnull(i.end_time, '') = ifnull(s.end_time, '') AND i.dimensions = s.dimensions
-WHERE s.seq IN (SELECT max(seq) FROM stage GROUP BY {_IDENTITY})
-  AND (i.rowid IS NULL OR i.value IS NOT s.value)
+WHERE i.rowid IS NULL OR i.value IS NOT s.value
 """
 
 _UPSERT: Final = f"""
@@ -385,20 +398,33 @@ class Store:
 
     async def _stage(self, outcomes: Sequence[Outcome]) -> tuple[tuple[Point, ...], int]:
         db = self._db
-        staged = [p for o in outcomes for p in o.points]
+        # The last copy of each identity wins, in the order the last copies arrived:
+        # deduplicated here with a dict (cheaper than a GROUP BY over the stage).
+        latest: dict[tuple[str, str, str, str | None, str], Point] = {}
+        staged = 0
+        for outcome in outcomes:
+            for point in outcome.points:
+                key = point.key()
+                latest.pop(key, None)
+                latest[key] = point
+                staged += 1
+        unique = list(latest.values())
         await db.execute("DELETE FROM stage")
         await db.execute("DELETE FROM stage_changed")
-        await db.executemany(
-            "INSERT INTO stage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, p.account_id, p.metric, p.period, p.end_time, dimensions_json(p.dimensions),
-                 p.value, p.api_version, p.fetched_at)
-                for i, p in enumerate(staged)
-            ],
-        )  # fmt: skip
+        # Multi-row INSERTs: one statement step per chunk instead of one per point
+        # (executemany steps row by row, and each step hands the GIL back and forth
+        # with the event loop's thread).
+        items = list(latest.items())
+        for start in range(0, len(items), _STAGE_ROWS):
+            chunk = items[start : start + _STAGE_ROWS]
+            values: list[object] = []
+            for seq, (key, point) in enumerate(chunk, start):
+                values += (seq, *key, point.value, point.api_version, point.fetched_at)
+            await db.execute(_stage_insert(len(chunk)), values)
         await db.execute(_FIND_CHANGED)
         async with db.execute("SELECT seq FROM stage_changed ORDER BY seq") as cur:
-            changed = tuple([staged[row[0]] async for row in cur])
+            # One fetch: iterating would cross to the connection's thread per 64 rows.
+            changed = tuple([unique[row[0]] for row in await cur.fetchall()])
         await db.execute(_UPSERT)
         now = rfc3339(self._clock.now())
         await db.executemany(
@@ -409,7 +435,7 @@ class Store:
                 for o in outcomes
             ],
         )  # fmt: skip
-        return changed, len(staged) - len(changed)
+        return changed, staged - len(changed)
 
     async def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
         now = rfc3339(self._clock.now())

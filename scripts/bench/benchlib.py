@@ -1,0 +1,284 @@
+"""Shared pieces of the benchmarks: scenarios, an emulator subprocess, configs, measurement.
+
+Not a test helper and not part of the package: the scripts beside this file import
+it (``sys.path[0]`` is this folder when one of them runs).
+
+Measurement model: every client runs in a process of its own (a child of the
+benchmark script), so its CPU time and peak RSS are its own; the emulator runs in
+another process. A child reports ``resource.getrusage(RUSAGE_SELF)`` taken right
+before and after its job (so interpreter start and imports are not counted in
+CPU; they are in peak RSS, which is a high-water mark).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+LEGACY_METRICS: tuple[str, ...] = (
+    "impressions",
+    "reach",
+    "profile_views",
+    "follower_count",
+    "email_contacts",
+    "phone_call_clicks",
+    "text_message_clicks",
+    "get_directions_clicks",
+    "website_clicks",
+    "online_followers",
+    "audience_city",
+    "audience_country",
+    "audience_locale",
+    "audience_gender_age",
+)
+PERIODS: tuple[str, ...] = ("day", "week", "days_28", "lifetime")
+APP_NAME, APP_ID, APP_SECRET = "bench-app", "300000000000001", "bench-secret"
+# Followers cycle through sizes so some accounts sit under 100 (empty 30-day metrics).
+FOLLOWERS: tuple[int, ...] = (5400, 120000, 830, 47, 15200, 2300, 410000, 7600, 99, 31000)
+
+
+def account_id(i: int) -> str:
+    return f"1784150{i:010d}"
+
+
+def token(i: int) -> str:
+    return f"EAAbench{i:08d}"
+
+
+# -- scenario -------------------------------------------------------------------------
+
+
+def scenario_toml(
+    n_accounts: int,
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    app_calls: int = 10_000_000,
+    app_window_s: float = 3600.0,
+    seed: int = 20261130,
+) -> str:
+    """A scenario of one app and ``n_accounts`` accounts, each with its own token."""
+    lines = [
+        f"seed = {seed}",
+        "revision_hours = 48",
+        "[limits]",
+        f"app_calls = {app_calls}",
+        f"app_window_s = {app_window_s}",
+        "buc_calls = 10000000",
+        "buc_window_s = 86400",
+        "[latency]",
+        f"fixed_ms = {latency_ms}",
+        f"jitter_ms = {jitter_ms}",
+        "[[apps]]",
+        f'name = "{APP_NAME}"',
+        f'app_id = "{APP_ID}"',
+        f'app_secret = "{APP_SECRET}"',
+        "require_proof = false",
+    ]
+    for i in range(n_accounts):
+        lines += [
+            "[[accounts]]",
+            f'id = "{account_id(i)}"',
+            f"followers = {FOLLOWERS[i % len(FOLLOWERS)]}",
+            f'token = "{token(i)}"',
+            f'app = "{APP_NAME}"',
+            f'business_id = "{900000 + i // 4}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Emulator:
+    """A running ``ig-collector emulator`` subprocess."""
+
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the emulator process has used so far."""
+        return proc_cpu_s(self.process.pid)
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+@contextlib.contextmanager
+def emulator(scenario_path: Path, *, extra: Sequence[str] = ()) -> Iterator[Emulator]:
+    """Serve ``scenario_path`` from a child process on a free loopback port."""
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "collector",
+            "emulator",
+            "--port",
+            "0",
+            "--scenario",
+            str(scenario_path),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        yield Emulator(process, line.rsplit(" ", 1)[1].strip())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- collector config -----------------------------------------------------------------
+
+
+def write_collector_config(
+    folder: Path,
+    base_url: str,
+    n_accounts: int,
+    *,
+    since: str = "89d",
+    until: str = "0d",
+    concurrency: int = 32,
+    calls_per_hour: float = 36_000_000,
+    ndjson: bool = True,
+    log_level: str = "warning",
+    metrics: Sequence[str] = LEGACY_METRICS,
+    first_account: int = 0,
+) -> Path:
+    """A config and a registry CSV for accounts ``first_account ..`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    registry = folder / "accounts.csv"
+    with registry.open("w") as handle:
+        handle.write("id,app,token,label\n")
+        for i in range(first_account, first_account + n_accounts):
+            handle.write(f"{account_id(i)},{APP_NAME},{token(i)},bench {i}\n")
+    metric_list = ", ".join(f'"{m}"' for m in metrics)
+    period_list = ", ".join(f'"{p}"' for p in PERIODS)
+    ndjson_path = str(folder / "out.ndjson") if ndjson else ""
+    config = folder / "config.toml"
+    config.write_text(
+        f'[graph]\nbase_url = "{base_url}"\napi_version = "v17.0"\n'
+        f"concurrency = {concurrency}\ntimeout_s = 30\n\n"
+        f'[registry]\npath = "{registry}"\n\n'
+        f'[[apps]]\nname = "{APP_NAME}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\n'
+        f"calls_per_hour = {calls_per_hour}\n\n"
+        f"[collect]\nmetrics = [{metric_list}]\nperiods = [{period_list}]\n"
+        f'since = "{since}"\nuntil = "{until}"\n\n'
+        f'[output]\nndjson = "{ndjson_path}"\nsqlite = "{folder / "out.sqlite"}"\n\n'
+        f'[log]\nformat = "json"\nlevel = "{log_level}"\n'
+    )
+    return config
+
+
+# -- measuring a child ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds and peak RSS (MiB) of this process."""
+
+    cpu_s: float
+    max_rss_mib: float
+
+
+def usage_now() -> Usage:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return Usage(ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)  # Linux: KiB
+
+
+def child_report(started: Usage, wall_s: float, **fields: object) -> None:
+    """Print the child's one-line JSON report on stdout (the parent reads the last line)."""
+    ended = usage_now()
+    report = {
+        "wall_s": wall_s,
+        "cpu_s": ended.cpu_s - started.cpu_s,
+        "max_rss_mib": ended.max_rss_mib,
+        **fields,
+    }
+    print("BENCH " + json.dumps(report), flush=True)
+
+
+def run_child(argv: Sequence[str], *, log: Path | None = None) -> dict[str, object]:
+    """Run ``argv`` (a Python script and its arguments) and return its JSON report."""
+    err = log.open("w") if log is not None else subprocess.DEVNULL
+    try:
+        done = subprocess.run(
+            [PYTHON, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, check=False
+        )
+    finally:
+        if log is not None and not isinstance(err, int):
+            err.close()
+    reports = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
+    if done.returncode not in (0, 1) or not reports:
+        where = f" (see {log})" if log is not None else ""
+        raise RuntimeError(f"{argv[0]} failed with exit code {done.returncode}{where}")
+    report: dict[str, object] = json.loads(reports[-1][len("BENCH ") :])
+    report["exit_code"] = done.returncode
+    return report
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.s``: wall seconds on the monotonic clock."""
+
+    def __enter__(self) -> Timer:
+        self._start = time.perf_counter()
+        self.s = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.s = time.perf_counter() - self._start
+
+
+def machine() -> str:
+    """One line naming the machine: cores, CPU model, Python, date."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, {dt.date.today().isoformat()}"
+    )
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table; floats with two decimals unless already text."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""One benchmark client per process: the same job, done by each client its own way.
+
+    python scripts/bench/clients.py CLIENT --base-url URL --accounts N --out DIR
+        [--first 0] [--concurrency 32] [--config FILE]
+
+CLIENT is ``collector`` (``run_once`` on ``--config``, exactly what ``ig-collector
+run`` does), ``pyfacebook`` (``IGBusinessApi.user.get_insights`` in a plain loop),
+``pyfacebook-threads`` (the same calls in a ThreadPoolExecutor of ``--concurrency``
+workers, one API object per thread) or ``facebook-business`` (``IGUser.get_insights``
+in a loop, one ``FacebookAdsApi`` per account token, as the SDK binds a session to a
+token).
+
+The job: accounts ``first .. first+N-1`` of the bench scenario, the legacy metrics
+(v17.0) for 90 end_time dates. The peers send exactly the requests the collector
+plans (same metric groups, same 30-day windows; the plan is computed up front and
+costs microseconds), and write every value as one NDJSON line with the standard
+library's ``json``, the way a script around these SDKs would. The child prints one
+``BENCH {json}`` line: wall seconds, CPU seconds and peak RSS of this process,
+requests sent, lines written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+import benchlib
+from collector.pacific import pacific_date
+from collector.planner import AccountRef, PlannedRequest, PlanSpec, plan_account
+
+
+def planned(first: int, n: int) -> list[PlannedRequest]:
+    """The collector's plan for the job (90 end_time dates ending today, Pacific)."""
+    today = pacific_date(dt.datetime.now(dt.UTC))
+    spec = PlanSpec(
+        version="v17.0",
+        metrics=benchlib.LEGACY_METRICS,
+        periods=benchlib.PERIODS,
+        first=today - dt.timedelta(days=89),
+        last=today,
+        today=today,
+    )
+    return [
+        request
+        for i in range(first, first + n)
+        for request in plan_account(AccountRef(benchlib.account_id(i), benchlib.APP_NAME), spec)
+    ]
+
+
+def token_of(account: str) -> str:
+    return benchlib.token(int(account[-10:]))
+
+
+def write_lines(out: TextIO, account: str, body: dict[str, Any]) -> int:
+    """One NDJSON line per value (hour and audience maps: one per key); returns lines."""
+    lines = 0
+    for entry in body.get("data", []):
+        for item in entry.get("values", []):
+            value = item["value"]
+            base = {
+                "account_id": account,
+                "metric": entry["name"],
+                "period": entry["period"],
+                "end_time": item.get("end_time"),
+            }
+            if isinstance(value, dict):
+                for key, number in value.items():
+                    out.write(json.dumps({**base, "dimensions": {"key": key}, "value": number}))
+                    out.write("\n")
+                    lines += 1
+            else:
+                out.write(json.dumps({**base, "dimensions": {}, "value": value}) + "\n")
+                lines += 1
+    return lines
+
+
+def _window_args(request: PlannedRequest) -> dict[str, str]:
+    if request.window is None:
+        return {}
+    return {"since": str(request.window.since), "until": str(request.window.until)}
+
+
+def pyfacebook_api(base_url: str) -> Any:
+    from pyfacebook import IGBusinessApi  # type: ignore[import-untyped]
+
+    return IGBusinessApi(
+        app_id=benchlib.APP_ID,
+        app_secret=benchlib.APP_SECRET,
+        access_token=benchlib.token(0),
+        base_url=f"{base_url}/",
+        version="v17.0",
+        sleep_on_rate_limit=False,
+        timeout=30,
+    )
+
+
+def pyfacebook_call(api: Any, request: PlannedRequest) -> dict[str, Any]:
+    body: dict[str, Any] = api.user.get_insights(
+        user_id=request.account_id,
+        metric=",".join(request.metrics),
+        period=request.period,
+        access_token=token_of(request.account_id),
+        return_json=True,
+        **_window_args(request),
+    )
+    return body
+
+
+def run_pyfacebook(base_url: str, requests: list[PlannedRequest], out: TextIO) -> int:
+    api = pyfacebook_api(base_url)
+    lines = 0
+    for request in requests:
+        lines += write_lines(out, request.account_id, pyfacebook_call(api, request))
+    return lines
+
+
+def run_pyfacebook_threads(
+    base_url: str, requests: list[PlannedRequest], out: TextIO, workers: int
+) -> int:
+    local = threading.local()
+    lock = threading.Lock()
+    counted = [0]
+
+    def one(request: PlannedRequest) -> None:
+        api = getattr(local, "api", None)
+        if api is None:
+            api = local.api = pyfacebook_api(base_url)
+        body = pyfacebook_call(api, request)
+        with lock:
+            counted[0] += write_lines(out, request.account_id, body)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(one, requests):
+            pass
+    return counted[0]
+
+
+def run_facebook_business(base_url: str, requests: list[PlannedRequest], out: TextIO) -> int:
+    from facebook_business.adobjects.iguser import IGUser  # type: ignore[import-untyped]
+    from facebook_business.api import FacebookAdsApi  # type: ignore[import-untyped]
+    from facebook_business.session import FacebookSession  # type: ignore[import-untyped]
+
+    # The SDK types period as a list and warns on the plain string Meta documents.
+    warnings.filterwarnings("ignore", message="value of period might not be compatible")
+    apis: dict[str, Any] = {}
+    lines = 0
+    for request in requests:
+        account = request.account_id
+        api = apis.get(account)
+        if api is None:
+            apis.clear()  # one account at a time, as a loop over accounts would
+            session = FacebookSession(benchlib.APP_ID, benchlib.APP_SECRET, token_of(account))
+            session.GRAPH = base_url
+            api = apis[account] = FacebookAdsApi(session, api_version="v17.0")
+        params: dict[str, Any] = {"metric": list(request.metrics), "period": request.period}
+        params.update(_window_args(request))
+        cursor = IGUser(account, api=api).get_insights(params=params)
+        # The first page is the request; iterating on would follow paging.next (SPEC 3).
+        data = [cursor[i].export_all_data() for i in range(len(cursor))]
+        lines += write_lines(out, account, {"data": data})
+    return lines
+
+
+def run_collector(config: Path) -> dict[str, object]:
+    from collector.config import load_config
+    from collector.logs import configure
+    from collector.run import run_once
+
+    loaded = load_config(config)
+    configure(loaded.log.format, loaded.log.level)
+    summary = asyncio.run(run_once(loaded, show_progress=False))
+    return {
+        "requests": summary.calls,
+        "lines": summary.points_written,
+        "failed": summary.failed,
+        "planned": summary.planned,
+    }
+
+
+def preload(client: str) -> None:
+    """Import the client's modules before measuring: CPU counts the job, not the imports."""
+    import importlib
+
+    modules = {
+        "collector": ("collector.run", "collector.config", "collector.logs"),
+        "pyfacebook": ("pyfacebook",),
+        "pyfacebook-threads": ("pyfacebook",),
+        "facebook-business": (
+            "facebook_business.adobjects.iguser",
+            "facebook_business.api",
+            "facebook_business.session",
+        ),
+    }
+    for name in modules[client]:
+        importlib.import_module(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "client", choices=("collector", "pyfacebook", "pyfacebook-threads", "facebook-business")
+    )
+    parser.add_argument("--base-url")
+    parser.add_argument("--accounts", type=int, default=0)
+    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--config", type=Path)
+    args = parser.parse_args()
+    preload(args.client)
+    if args.client == "collector":
+        started = benchlib.usage_now()
+        with benchlib.Timer() as timer:
+            fields = run_collector(args.config)
+        benchlib.child_report(started, timer.s, **fields)
+        return
+    requests = planned(args.first, args.accounts)
+    runners: dict[str, Callable[[TextIO], int]] = {
+        "pyfacebook": lambda out: run_pyfacebook(args.base_url, requests, out),
+        "pyfacebook-threads": lambda out: run_pyfacebook_threads(
+            args.base_url, requests, out, args.concurrency
+        ),
+        "facebook-business": lambda out: run_facebook_business(args.base_url, requests, out),
+    }
+    started = benchlib.usage_now()
+    with benchlib.Timer() as timer, (args.out / f"{args.client}.ndjson").open("w") as out:
+        lines = runners[args.client](out)
+    benchlib.child_report(started, timer.s, requests=len(requests), lines=lines)
+
+
+if __name__ == "__main__":
+    main()
