@@ -191,10 +191,10 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_OK
     config = load(args)
     apps = ", ".join(f"{a.name} ({a.calls_per_hour:g}/h)" for a in config.apps)
-    print(
-        f"{config.source}: OK: {len(config.accounts)} accounts, apps {apps}, "
-        f"{len(config.collect.metrics)} metrics on {config.graph.api_version}"
+    versions = ", ".join(
+        f"{v}: {len(config.collect.selection(v).metrics)} metrics" for v in config.versions()
     )
+    print(f"{config.source}: OK: {len(config.accounts)} accounts, apps {apps}; {versions}")
     return EXIT_OK
 
 

@@ -11,46 +11,51 @@ from pathlib import Path
 from collector.clock import Clock, SystemClock
 from collector.config import Config
 from collector.pacific import pacific_date
-from collector.planner import count_requests, describe_groups
-from collector.run import plan_minimum_seconds, plan_spec
+from collector.planner import describe_groups
+from collector.run import plan_minimum_seconds, plan_specs, planned_requests
 from collector.store import Store
 
 
 def render_plan(config: Config, clock: Clock | None = None) -> str:
-    """The plan as text: groups and windows, requests per app and account, minimum time."""
+    """The plan as text: per API version its groups and windows; per app its requests
+    and the least time its budget allows."""
     today = pacific_date((clock or SystemClock()).now())
-    spec = plan_spec(config, today)
+    specs = plan_specs(config, today)
+    counts = planned_requests(config, specs)
+    minimum = plan_minimum_seconds(config, specs)
+    any_spec = next(iter(specs.values()))
+    lines = [
+        f"plan for {config.source}: end_time dates {any_spec.first}..{any_spec.last} "
+        f"(today is {today}, Pacific)",
+    ]
+    for version in config.versions():
+        apps = [a.name for a in config.apps if config.version_of(a.name) == version]
+        spec = specs[apps[0]]
+        lines += ["", f"{version} (apps {', '.join(apps)}): metric groups per account"]
+        per_account = 0
+        for group in describe_groups(spec):
+            per_account += group.requests_per_account
+            extra = "".join(f" {k}={v}" for k, v in group.params)
+            if group.windows is None:
+                span = "no range (lifetime)"
+            else:
+                span = (
+                    f"{group.first}..{group.last} in {len(group.windows)} request(s) of "
+                    f"<= {max(w.days for w in group.windows)} day(s)"
+                )
+            lines.append(
+                f"  [{group.kind}] {','.join(group.metrics)} period={group.period}{extra}: {span}"
+            )
+        lines.append(f"  requests per account: {per_account}")
     per_app: dict[str, int] = {}
     for account in config.accounts:
         per_app[account.app] = per_app.get(account.app, 0) + 1
-    counts = count_requests(per_app, spec)
-    minimum = plan_minimum_seconds(config, spec)
-    lines = [
-        f"plan for {config.source} on {config.graph.api_version}: end_time dates "
-        f"{spec.first}..{spec.last} (today is {today}, Pacific)",
-        "",
-        "metric groups (per account):",
-    ]
-    per_account = 0
-    for group in describe_groups(spec):
-        per_account += group.requests_per_account
-        extra = "".join(f" {k}={v}" for k, v in group.params)
-        if group.windows is None:
-            span = "no range (lifetime)"
-        else:
-            span = (
-                f"{group.first}..{group.last} in {len(group.windows)} window(s) of "
-                f"<= {max(w.days for w in group.windows)} day(s)"
-            )
-        lines.append(
-            f"  [{group.kind}] {','.join(group.metrics)} period={group.period}{extra}: {span}"
-        )
-    lines += ["", f"requests per account: {per_account}", "", "per app:"]
+    lines += ["", "per app:"]
     for app in config.apps:
-        accounts = per_app.get(app.name, 0)
         lines.append(
-            f"  {app.name}: {accounts} account(s), {counts.get(app.name, 0):,} requests, "
-            f"budget {app.calls_per_hour:g}/h -> at least {minimum.get(app.name, 0.0):,.0f} s"
+            f"  {app.name} ({config.version_of(app.name)}): {per_app.get(app.name, 0)} account(s), "
+            f"{counts.get(app.name, 0):,} requests, budget {app.calls_per_hour:g}/h -> "
+            f"at least {minimum.get(app.name, 0.0):,.0f} s"
         )
     total = sum(counts.values())
     slowest = max(minimum.values(), default=0.0)
