@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collector.records import Point
 from collector.sinks.ndjson import decode_line, encode_point, encode_points
@@ -94,3 +96,38 @@ def test_decode_round_trips() -> None:
     """Decoding an encoded line gives back an equal point."""
     point = _point(42, dimensions={"follow_type": "NON_FOLLOWER"})
     assert decode_line(encode_point(point)) == point
+
+
+# Pieces of the line boundary the batch encoder splits on, glued together at random.
+_text = st.lists(
+    st.sampled_from(['"', "\\", "{", "}", ",", ":", "\n", "a", "é", "account_id"])
+).map("".join)
+
+
+@given(
+    st.lists(
+        st.builds(
+            Point,
+            account_id=_text,
+            metric=_text,
+            period=_text,
+            end_time=st.none() | _text,
+            dimensions=st.dictionaries(_text, _text, max_size=3),
+            value=st.integers(-(2**63), 2**63 - 1)
+            | st.floats(allow_nan=False, allow_infinity=False),
+            api_version=_text,
+            fetched_at=_text,
+        ),
+        max_size=6,
+    )
+)
+def test_encode_points_equals_each_point_encoded(points: list[Point]) -> None:
+    """The batch encoder gives byte for byte the lines of encode_point, even for text full
+    of quotes, braces and the words of the line boundary it splits on."""
+    assert encode_points(points) == b"".join(encode_point(p) for p in points)
+
+
+def test_encode_points_refuses_a_non_finite_value_among_others() -> None:
+    """One NaN in a batch raises, as encode_point does, instead of writing null."""
+    with pytest.raises(ValueError, match="non-finite"):
+        encode_points([_point(1), _point(float("nan")), _point(2)])
