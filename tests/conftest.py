@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
+import structlog
 
 
 @pytest.fixture
@@ -13,3 +14,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain aiohttp client session for talking to an emulator over loopback."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Each test starts and ends with structlog's defaults: no configuration leaks between tests."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
