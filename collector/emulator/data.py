@@ -59,8 +59,12 @@ K = TypeVar("K", str, tuple[str, ...])
 
 def unit(*parts: object) -> float:
     """A uniform number in [0, 1) fixed by ``parts`` (BLAKE2b of their text)."""
-    text = "|".join(str(part) for part in parts).encode()
-    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return _unit_of_text("|".join(map(str, parts)))
+
+
+def _unit_of_text(text: str) -> float:
+    """:func:`unit` of parts already joined with ``|``."""
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
@@ -166,15 +170,22 @@ def served_value(
     revision_hours: float,
 ) -> int | None:
     """``metric`` for ``day`` as served at ``now``; ``None`` if the day has not begun."""
-    start = pacific.day_start(day)
+    start, end = _bounds(day)
     if now < start:
         return None
     full = full_value(seed, account_id, followers, metric, day)
-    end = pacific.day_end(day)
     if now < end:  # today: partial, grows with the clock
         return math.floor(full * (now - start) / (end - start))
+    if revision_hours <= 0 or now - end >= revision_hours * 3600:
+        return full  # final: revision_factor would be 0
     k = revision_factor(seed, account_id, day, now, revision_hours)
     return full - math.floor(full * k)
+
+
+@lru_cache(maxsize=8192)
+def _bounds(day: dt.date) -> tuple[int, int]:
+    """The Pacific midnights that start and end ``day`` (unix seconds)."""
+    return pacific.day_start(day), pacific.day_end(day)
 
 
 def rolling_value(
@@ -199,14 +210,20 @@ def rolling_value(
 
 def hour_map(seed: int, account_id: str, followers: int, day: dt.date) -> dict[str, int]:
     """``online_followers`` for ``day``: hour "0".."23" -> followers online (<= followers)."""
-    base = _between(0.05, 0.3, seed, account_id, "online", day.isoformat())
+    prefix = f"{seed}|{account_id}|online|{day.isoformat()}"
+    base = 0.05 + (0.3 - 0.05) * _unit_of_text(prefix)
     result: dict[str, int] = {}
-    for hour in range(24):
-        # A daily rhythm peaking in the evening, with per-hour noise.
-        rhythm = 0.55 + 0.45 * math.sin((hour - 13) * math.pi / 12)
-        noise = _between(0.85, 1.15, seed, account_id, "online", day.isoformat(), hour)
+    for hour, rhythm in enumerate(_RHYTHM):
+        # A daily rhythm peaking in the evening, with per-hour noise: the same draw as
+        # _between(0.85, 1.15, seed, account_id, "online", day.isoformat(), hour).
+        noise = 0.85 + (1.15 - 0.85) * _unit_of_text(f"{prefix}|{hour}")
         result[str(hour)] = min(followers, math.floor(followers * base * rhythm * noise))
     return result
+
+
+_RHYTHM: tuple[float, ...] = tuple(
+    0.55 + 0.45 * math.sin((hour - 13) * math.pi / 12) for hour in range(24)
+)
 
 
 def top_keys(values: Mapping[K, int], limit: int = TOP_KEYS) -> list[tuple[K, int]]:

@@ -14,6 +14,7 @@ import hmac
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from collector.emulator import data, pacific
 from collector.emulator import rules as R
 from collector.emulator.query import InsightsQuery, Rejection, parse_query
 from collector.emulator.rules import Kind, MetricRule
-from collector.emulator.scenario import Account, App, Scenario
+from collector.emulator.scenario import Account, App, Scenario, TokenInfo
 
 PROOF_TTL_S = 300  # SPEC 1: a proof signed with appsecret_time expires after 5 minutes
 REQUIRED_SCOPES: tuple[str, ...] = ("instagram_basic", "instagram_manage_insights")
@@ -146,12 +147,52 @@ def _proof_error(app: App, token: str, params: Mapping[str, str], now: float) ->
     return None
 
 
+class _Lookup:
+    """A scenario's ``account`` and ``token_info`` answers, remembered.
+
+    Both scan the scenario's tuples, which costs a millisecond a call with
+    10,000 accounts; a scenario is immutable, so each answer holds for good.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self._scenario = scenario
+        self._accounts: dict[str, Account | None] = {}
+        self._tokens: dict[str, TokenInfo | None] = {}
+
+    def account(self, account_id: str) -> Account | None:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            found = self._accounts[account_id] = self._scenario.account(account_id)
+            return found
+
+    def token_info(self, token: str) -> TokenInfo | None:
+        try:
+            return self._tokens[token]
+        except KeyError:
+            found = self._tokens[token] = self._scenario.token_info(token)
+            return found
+
+
+_LOOKUPS: dict[int, tuple[Scenario, _Lookup]] = {}
+
+
+def _lookup(scenario: Scenario) -> _Lookup:
+    """The :class:`_Lookup` of ``scenario`` (by identity: hashing a scenario hashes it all)."""
+    entry = _LOOKUPS.get(id(scenario))
+    if entry is None or entry[0] is not scenario:
+        if len(_LOOKUPS) >= 16:
+            _LOOKUPS.clear()
+        entry = _LOOKUPS[id(scenario)] = (scenario, _Lookup(scenario))
+    return entry[1]
+
+
 def _has_access(scenario: Scenario, token: str, account: Account) -> bool:
     if account.token == token:
         return True
     # Another token reaches the account when it belongs to the same user.
-    mine = scenario.token_info(token)
-    owner = scenario.token_info(account.token)
+    mine = _lookup(scenario).token_info(token)
+    owner = _lookup(scenario).token_info(account.token)
     return bool(mine and owner and mine.user_id and mine.user_id == owner.user_id)
 
 
@@ -164,7 +205,7 @@ def authenticate(scenario: Scenario, req: EdgeRequest, now: float) -> Caller | E
     token = token_of(req)
     if token is None:
         return graph_error(104, "An access token is required to request this resource.")
-    info = scenario.token_info(token)
+    info = _lookup(scenario).token_info(token)
     if info is None:
         return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
     if info.expires_at != 0 and info.expires_at <= now:
@@ -179,7 +220,7 @@ def authenticate(scenario: Scenario, req: EdgeRequest, now: float) -> Caller | E
     refused = _proof_error(app, token, req.params, now)
     if refused is not None:
         return refused
-    account = scenario.account(req.ig_user_id)
+    account = _lookup(scenario).account(req.ig_user_id)
     if account is None:
         return graph_error(
             100,
@@ -279,7 +320,7 @@ def _entry(
         }
     series = _series_values(scenario, account, rule.name, query.period, days, now)
     values = [
-        {"value": value, "end_time": pacific.graph_time(pacific.day_end(day))}
+        {"value": value, "end_time": _end_time_text(day)}
         for day, value in zip(days, series, strict=True)
     ]
     return {
@@ -289,6 +330,12 @@ def _entry(
         "description": rule.description,
         "id": ident,
     }
+
+
+@lru_cache(maxsize=4096)
+def _end_time_text(day: dt.date) -> str:
+    """``day``'s end_time as Graph writes it (cached: every answer repeats the same days)."""
+    return pacific.graph_time(pacific.day_end(day))
 
 
 _SPAN = {"day": 1, "week": 7, "days_28": 28}
