@@ -86,12 +86,11 @@ _TEMP: Final = """
 CREATE TEMP TABLE stage (
     seq INTEGER PRIMARY KEY, account_id, metric, period, end_time, dimensions,
     value, api_version, fetched_at);
-CREATE TEMP TABLE stage_changed (seq INTEGER PRIMARY KEY);
 """
 
-# Rows per multi-row INSERT into the stage: 9 variables each, under SQLite's
+# Rows per multi-row INSERT into the stage: 9 variables each, within SQLite's
 # limit of 32,766 variables per statement (999 before SQLite 3.32).
-_STAGE_ROWS: Final = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 100
+_STAGE_ROWS: Final = (32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // 9
 
 
 @lru_cache(maxsize=4)
@@ -106,19 +105,21 @@ _IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions
 # changed when no row has that identity yet or the stored value differs (numeric
 # comparison: 5 equals 5.0).
 _FIND_CHANGED: Final = """
-INSERT INTO stage_changed (seq)
 SELECT s.seq FROM stage AS s
 LEFT JOIN insights AS i
   ON i.account_id = s.account_id AND i.metric = s.metric AND i.period = s.period
  AND ifnull(i.end_time, '') = ifnull(s.end_time, '') AND i.dimensions = s.dimensions
 WHERE i.rowid IS NULL OR i.value IS NOT s.value
+ORDER BY s.seq
 """
 
+# Every staged row: the unchanged ones hit the DO UPDATE guard and stay as they are.
+# ("WHERE true": SQLite's parser needs a WHERE before ON CONFLICT in INSERT ... SELECT.)
 _UPSERT: Final = f"""
 INSERT INTO insights (account_id, metric, period, end_time, dimensions, value, api_version,
                       fetched_at)
 SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at
-FROM stage WHERE seq IN (SELECT seq FROM stage_changed)
+FROM stage WHERE true
 ON CONFLICT ({_IDENTITY}) DO UPDATE SET
     value = excluded.value, api_version = excluded.api_version, fetched_at = excluded.fetched_at
 WHERE insights.value IS NOT excluded.value
@@ -410,7 +411,6 @@ class Store:
                 staged += 1
         unique = list(latest.values())
         await db.execute("DELETE FROM stage")
-        await db.execute("DELETE FROM stage_changed")
         # Multi-row INSERTs: one statement step per chunk instead of one per point
         # (executemany steps row by row, and each step hands the GIL back and forth
         # with the event loop's thread).
@@ -421,10 +421,9 @@ class Store:
             for seq, (key, point) in enumerate(chunk, start):
                 values += (seq, *key, point.value, point.api_version, point.fetched_at)
             await db.execute(_stage_insert(len(chunk)), values)
-        await db.execute(_FIND_CHANGED)
-        async with db.execute("SELECT seq FROM stage_changed ORDER BY seq") as cur:
-            # One fetch: iterating would cross to the connection's thread per 64 rows.
-            changed = tuple([unique[row[0]] for row in await cur.fetchall()])
+        # One round trip to the connection's thread for the whole answer.
+        rows = await db.execute_fetchall(_FIND_CHANGED)
+        changed = tuple([unique[row[0]] for row in rows])
         await db.execute(_UPSERT)
         now = rfc3339(self._clock.now())
         await db.executemany(
