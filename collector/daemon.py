@@ -187,6 +187,20 @@ class Daemon:
 
     async def _step(self) -> None:
         self._wakeup.clear()
+        try:
+            await self._next()
+            self._failures = 0
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a run or check that died: report, back off, go on
+            self._failures += 1
+            interval = self._config.daemon.refresh_interval_s
+            pause = min(_MAX_BACKOFF_S, interval, 5.0 * 2**self._failures)
+            log.error("run_failed", error=f"{type(error).__name__}: {error}", retry_in_s=pause)
+            await self._sleep_until(self._now() + pause, self._stop)
+
+    async def _next(self) -> None:
+        """One step: reload if asked, check tokens if due, then one run or a nap."""
         if self._reload_requested:
             await self._reload()
         if self._now() >= self._token_check_at:
@@ -206,23 +220,13 @@ class Daemon:
             history_pending=self._history_pending,
             history_not_before=self._history_not_before,
         )
-        try:
-            if cycle.refresh or cycle.lifetime:
-                await self._refresh(cycle.refresh, cycle.lifetime)
-            elif cycle.history:
-                await self._history(cycle.preempt_at)
-            else:
-                wake = min(x for x in (cycle.wake_at, self._token_check_at) if x is not None)
-                await self._sleep_until(wake, self._wakeup)
-                return
-            self._failures = 0
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise
-        except Exception as error:  # a run that died: report, back off, try again
-            self._failures += 1
-            pause = min(_MAX_BACKOFF_S, settings.refresh_interval_s, 5.0 * 2**self._failures)
-            log.error("run_failed", error=f"{type(error).__name__}: {error}", retry_in_s=pause)
-            await self._sleep_until(self._now() + pause, self._stop)
+        if cycle.refresh or cycle.lifetime:
+            await self._refresh(cycle.refresh, cycle.lifetime)
+        elif cycle.history:
+            await self._history(cycle.preempt_at)
+        else:
+            wake = min(x for x in (cycle.wake_at, self._token_check_at) if x is not None)
+            await self._sleep_until(wake, self._wakeup)
 
     async def _refresh(self, refresh: tuple[str, ...], lifetime: tuple[str, ...]) -> None:
         started = self._now()

@@ -272,3 +272,20 @@ async def test_ndjson_rotates_by_day_and_the_store_knows_each_file(tmp_path: Pat
     for record in _ndjson_lines(tmp_path):
         latest[_key(record)] = record["value"]
     assert latest == sqlite_points(tmp_path / "insights.sqlite")  # latest line per key wins
+
+
+async def test_a_failing_run_is_reported_and_the_daemon_carries_on(tmp_path: Path) -> None:
+    """An NDJSON file the store cannot vouch for fails each run with run_failed; the daemon still stops cleanly."""
+    scenario = small_scenario()
+    clock = FixedClock(NOW.timestamp(), advancing=True)
+    (tmp_path / f"insights.{NOW.date().isoformat()}.ndjson").write_text('{"not": "ours"}\n')
+    async with running_emulator(scenario, clock=clock) as emulator:
+        path = _config(tmp_path, scenario, emulator, 'refresh_interval = "1s"\nbackfill = "0d"\n')
+        daemon = Daemon(load_config(path), clock=EmulatorWall(clock), tick_s=0.05)
+        with capture_logs() as logs:
+            async with _running(daemon) as task:
+                await asyncio.sleep(1.0)
+                assert not task.done()
+    failures = [e for e in logs if e["event"] == "run_failed"]
+    assert failures and "SinkMismatchError" in str(failures[0]["error"])
+    assert not [c for c in emulator.calls.records() if c.route == Route.INSIGHTS]
