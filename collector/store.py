@@ -89,14 +89,24 @@ CREATE TEMP TABLE stage (
 """
 
 # Rows per multi-row INSERT into the stage: 9 variables each, within SQLite's
-# limit of 32,766 variables per statement (999 before SQLite 3.32).
-_STAGE_ROWS: Final = (32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // 9
+# limit of variables per statement (999 before SQLite 3.32).
+_STAGE_ROWS: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64
 
 
-@lru_cache(maxsize=4)
+def _statement_rows(rows: int) -> int:
+    """The statement size that stages ``rows`` rows: the next power of two, at least 8.
+
+    The sqlite3 module keeps up to 128 prepared statements, and one of 512 rows
+    holds about a megabyte: a statement per exact row count would pile up a new
+    one with nearly every batch. A few fixed sizes are prepared once each.
+    """
+    return max(8, 1 << (rows - 1).bit_length())
+
+
+@lru_cache(maxsize=16)
 def _stage_insert(rows: int) -> str:
-    """``INSERT INTO stage VALUES (?, ...), ...`` for ``rows`` rows of 9 values."""
-    return "INSERT INTO stage VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+    """``INSERT OR IGNORE INTO stage VALUES (?, ...), ...`` for ``rows`` rows of 9 values."""
+    return "INSERT OR IGNORE INTO stage VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
 
 
 _IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
@@ -420,7 +430,11 @@ class Store:
             values: list[object] = []
             for seq, (key, point) in enumerate(chunk, start):
                 values += (seq, *key, point.value, point.api_version, point.fetched_at)
-            await db.execute(_stage_insert(len(chunk)), values)
+            # Padded to the statement's size with copies of the last row, which
+            # OR IGNORE drops (their seq is taken).
+            size = _statement_rows(len(chunk))
+            values += values[-9:] * (size - len(chunk))
+            await db.execute(_stage_insert(size), values)
         # One round trip to the connection's thread for the whole answer.
         rows = await db.execute_fetchall(_FIND_CHANGED)
         changed = tuple([unique[row[0]] for row in rows])

@@ -4,7 +4,8 @@
         [--first 0] [--concurrency 32] [--config FILE]
 
 CLIENT is ``collector`` (``run_once`` on ``--config``, exactly what ``ig-collector
-run`` does), ``pyfacebook`` (``IGBusinessApi.user.get_insights`` in a plain loop),
+run`` does; ``--stop-after S`` stops taking work after S seconds), ``plan`` (load
+``--config`` and build its whole plan, timed), ``pyfacebook`` (``IGBusinessApi.user.get_insights`` in a plain loop),
 ``pyfacebook-threads`` (the same calls in a ThreadPoolExecutor of ``--concurrency``
 workers, one API object per thread) or ``facebook-business`` (``IGUser.get_insights``
 in a loop, one ``FacebookAdsApi`` per account token, as the SDK binds a session to a
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import benchlib
+
 from collector.pacific import pacific_date
 from collector.planner import AccountRef, PlannedRequest, PlanSpec, plan_account
 
@@ -169,19 +171,58 @@ def run_facebook_business(base_url: str, requests: list[PlannedRequest], out: Te
     return lines
 
 
-def run_collector(config: Path) -> dict[str, object]:
+def run_collector(config: Path, stop_after: float | None = None) -> dict[str, object]:
+    """``ig-collector run`` in-process; ``stop_after`` seconds: stop taking work then
+    (the daemon's seam: drain, commit what was answered) for a slice of a long pull."""
     from collector.config import load_config
     from collector.logs import configure
     from collector.run import run_once
 
     loaded = load_config(config)
     configure(loaded.log.format, loaded.log.level)
-    summary = asyncio.run(run_once(loaded, show_progress=False))
+
+    async def pull() -> Any:
+        stop = asyncio.Event()
+        if stop_after is not None:
+            asyncio.get_running_loop().call_later(stop_after, stop.set)
+        return await run_once(loaded, show_progress=False, stop=stop, grace_s=10.0)
+
+    summary = asyncio.run(pull())
     return {
         "requests": summary.calls,
         "lines": summary.points_written,
         "failed": summary.failed,
         "planned": summary.planned,
+    }
+
+
+def run_plan(config: Path) -> dict[str, object]:
+    """Load the config, count the plan by arithmetic, then build every request lazily."""
+    import time
+
+    from collector.config import load_config
+    from collector.pacific import pacific_date
+    from collector.planner import AccountRef, plan_account
+    from collector.run import plan_specs, planned_requests
+
+    started = time.perf_counter()
+    loaded = load_config(config)
+    loaded_at = time.perf_counter()
+    specs = plan_specs(loaded, pacific_date(dt.datetime.now(dt.UTC)))
+    counted = sum(planned_requests(loaded, specs).values())
+    counted_at = time.perf_counter()
+    built = 0
+    for account in loaded.accounts:
+        for _ in plan_account(AccountRef(account.id, account.app), specs[account.app]):
+            built += 1
+    built_at = time.perf_counter()
+    return {
+        "accounts": len(loaded.accounts),
+        "requests": built,
+        "counted": counted,
+        "load_s": loaded_at - started,
+        "count_s": counted_at - loaded_at,
+        "build_s": built_at - counted_at,
     }
 
 
@@ -191,6 +232,7 @@ def preload(client: str) -> None:
 
     modules = {
         "collector": ("collector.run", "collector.config", "collector.logs"),
+        "plan": ("collector.run", "collector.config"),
         "pyfacebook": ("pyfacebook",),
         "pyfacebook-threads": ("pyfacebook",),
         "facebook-business": (
@@ -206,7 +248,8 @@ def preload(client: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "client", choices=("collector", "pyfacebook", "pyfacebook-threads", "facebook-business")
+        "client",
+        choices=("collector", "plan", "pyfacebook", "pyfacebook-threads", "facebook-business"),
     )
     parser.add_argument("--base-url")
     parser.add_argument("--accounts", type=int, default=0)
@@ -214,12 +257,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--config", type=Path)
+    parser.add_argument("--stop-after", type=float)
     args = parser.parse_args()
     preload(args.client)
-    if args.client == "collector":
+    if args.client in ("collector", "plan"):
         started = benchlib.usage_now()
         with benchlib.Timer() as timer:
-            fields = run_collector(args.config)
+            if args.client == "plan":
+                fields = run_plan(args.config)
+            else:
+                fields = run_collector(args.config, args.stop_after)
         benchlib.child_report(started, timer.s, **fields)
         return
     requests = planned(args.first, args.accounts)

@@ -357,3 +357,19 @@ async def test_points_filters_by_account(store: Store) -> None:
     """points(account_id) returns only that account's points."""
     await _commit(store, _outcome("k1", (_point(1), _point(2, account="222"))))
     assert [p.value for p in await store.points("222")] == [2]
+
+
+async def test_a_batch_of_many_points_is_stored_once_each_in_order(store: Store) -> None:
+    """A batch of more points than one stage statement holds (1,300, some repeated)
+    stores each identity once with its last value and reports the changed ones in the
+    order their last copies arrived; sent again, none is changed."""
+    ends = [f"2024-01-01T{h:02d}:00:00Z" for h in range(24)]
+    points = [_point(i, account=str(100 + i // 24), end_time=ends[i % 24]) for i in range(1_300)]
+    repeats = [_point(-i, account=str(100 + i // 24), end_time=ends[i % 24]) for i in (3, 700)]
+    batch = (_outcome("k1", tuple(points[:650])), _outcome("k2", (*points[650:], *repeats)))
+    changed = await _commit(store, *batch)
+    expected = [p for i, p in enumerate(points) if i not in (3, 700)] + repeats
+    assert list(changed) == expected
+    stored = {(r[0], r[3]): r[5] for r in _rows(store.path)}
+    assert stored == {(p.account_id, p.end_time): p.value for p in expected}
+    assert await _commit(store, *batch) == ()
