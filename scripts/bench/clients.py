@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -171,21 +172,53 @@ def run_facebook_business(base_url: str, requests: list[PlannedRequest], out: Te
     return lines
 
 
-def run_collector(config: Path, stop_after: float | None = None) -> dict[str, object]:
+def run_collector(
+    config: Path,
+    stop_after: float | None = None,
+    time_scale: float = 1.0,
+    thresholds: tuple[float, float] | None = None,
+) -> dict[str, object]:
     """``ig-collector run`` in-process; ``stop_after`` seconds: stop taking work then
-    (the daemon's seam: drain, commit what was answered) for a slice of a long pull."""
+    (the daemon's seam: drain, commit what was answered) for a slice of a long pull.
+
+    ``time_scale`` scales the budget and retry policies' waits (pauses, holds, Meta's
+    "minute") for an emulator whose rate windows are shortened by that factor;
+    ``thresholds`` replaces the budget policy's (slow_from_pct, stop_at_pct).
+    """
+    from collector.budget_policy import BudgetPolicy
     from collector.config import load_config
     from collector.logs import configure
+    from collector.policy import RetryPolicy
     from collector.run import run_once
 
     loaded = load_config(config)
     configure(loaded.log.format, loaded.log.level)
+    budgets, retries = BudgetPolicy(), RetryPolicy()
+    if time_scale != 1.0:
+        budgets = BudgetPolicy(
+            max_spacing_s=budgets.max_spacing_s * time_scale,
+            hold_s=budgets.hold_s * time_scale,
+            buc_backoff_s=budgets.buc_backoff_s * time_scale,
+            minute_s=budgets.minute_s * time_scale,
+        )
+        retries = RetryPolicy(throttle_pause_s=retries.throttle_pause_s * time_scale)
+    if thresholds is not None:
+        budgets = dataclasses.replace(
+            budgets, slow_from_pct=thresholds[0], stop_at_pct=thresholds[1]
+        )
 
     async def pull() -> Any:
         stop = asyncio.Event()
         if stop_after is not None:
             asyncio.get_running_loop().call_later(stop_after, stop.set)
-        return await run_once(loaded, show_progress=False, stop=stop, grace_s=10.0)
+        return await run_once(
+            loaded,
+            show_progress=False,
+            stop=stop,
+            grace_s=10.0,
+            budget_policy=budgets,
+            policy=retries,
+        )
 
     summary = asyncio.run(pull())
     return {
@@ -193,6 +226,8 @@ def run_collector(config: Path, stop_after: float | None = None) -> dict[str, ob
         "lines": summary.points_written,
         "failed": summary.failed,
         "planned": summary.planned,
+        "throttled": sum(summary.throttled.values()),
+        "retries": sum(summary.retries.values()),
     }
 
 
@@ -258,6 +293,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--config", type=Path)
     parser.add_argument("--stop-after", type=float)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--thresholds", type=float, nargs=2, metavar=("SLOW_FROM", "STOP_AT"))
     args = parser.parse_args()
     preload(args.client)
     if args.client in ("collector", "plan"):
@@ -266,7 +303,9 @@ def main() -> None:
             if args.client == "plan":
                 fields = run_plan(args.config)
             else:
-                fields = run_collector(args.config, args.stop_after)
+                fields = run_collector(
+                    args.config, args.stop_after, args.time_scale, args.thresholds
+                )
         benchlib.child_report(started, timer.s, **fields)
         return
     requests = planned(args.first, args.accounts)
