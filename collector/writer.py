@@ -118,8 +118,10 @@ class SinkWriter:
 
     A batch is committed when it holds ``max_outcomes`` outcomes or
     ``max_points`` points, or ``max_delay`` seconds (of ``clock``) after its
-    first outcome arrived. ``put`` waits while ``queue_size`` outcomes are
-    queued (backpressure) and raises :class:`WriterFailedError` once the task
+    first outcome arrived. ``put`` waits while ``queue_size`` outcomes or
+    ``max_queued_points`` points are queued (backpressure: the points bound keeps
+    memory flat whatever the size of the answers; one outcome is always let in
+    when nothing is queued) and raises :class:`WriterFailedError` once the task
     has died. ``ndjson`` ``None`` writes SQLite only. The store stays open
     after :meth:`close`; its owner closes it.
 
@@ -138,9 +140,10 @@ class SinkWriter:
         max_points: int = 5_000,
         max_delay: float = 0.2,
         queue_size: int = 1_000,
+        max_queued_points: int = 50_000,
         stage_hook: Callable[[str], None] | None = None,
     ) -> None:
-        if max_outcomes < 1 or max_points < 1 or queue_size < 1 or max_delay < 0:
+        if min(max_outcomes, max_points, queue_size, max_queued_points) < 1 or max_delay < 0:
             raise ValueError("batch limits and queue size must be positive")
         self._store = store
         self._ndjson = None if ndjson is None else ndjson.absolute()
@@ -149,6 +152,9 @@ class SinkWriter:
         self._max_points = max_points
         self._max_delay = max_delay
         self._queue: asyncio.Queue[Outcome | None] = asyncio.Queue(queue_size)
+        self._max_queued_points = max_queued_points
+        self._queued_points = 0  # points of the outcomes in the queue
+        self._room = asyncio.Event()  # set when the queued points fall under the bound
         self._hook = stage_hook or (lambda _stage: None)
         self._file: AppendFile | None = None
         self._task: asyncio.Task[None] | None = None
@@ -166,7 +172,7 @@ class SinkWriter:
     @property
     def saturated(self) -> bool:
         """Whether the queue is full: the dispatcher should take no more work."""
-        return self._queue.full()
+        return self._queue.full() or self._queued_points >= self._max_queued_points
 
     async def start(self) -> None:
         """Open the NDJSON file (cutting uncommitted bytes) and start the writer task.
@@ -197,7 +203,28 @@ class SinkWriter:
 
     async def put(self, outcome: Outcome) -> None:
         """Queue ``outcome`` for the next batch, waiting while the queue is full."""
+        while self._queued_points >= self._max_queued_points:
+            await self._wait_for_room()
+        self._queued_points += len(outcome.points)
         await self._enqueue(outcome)
+
+    async def _wait_for_room(self) -> None:
+        """Wait until the writer takes queued points, or raise if the task dies meanwhile."""
+        task = self._check_running()
+        self._room.clear()
+        waiter = asyncio.ensure_future(self._room.wait())
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            waiter.cancel()
+            self._check_running()  # raises: the task died while we waited
+
+    def _taken(self, item: Outcome | None) -> Outcome | None:
+        """Account for ``item`` leaving the queue (into a batch); returns it."""
+        if item is not None:
+            self._queued_points -= len(item.points)
+            if self._queued_points < self._max_queued_points:
+                self._room.set()
+        return item
 
     async def close(self) -> None:
         """Commit everything queued, stop the task and close the NDJSON file.
@@ -245,7 +272,7 @@ class SinkWriter:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
+            first = self._taken(await self._queue.get())
             if first is None:
                 return
             batch, stop = await self._collect(first)
@@ -260,12 +287,12 @@ class SinkWriter:
         deadline = self._clock.monotonic() + self._max_delay
         while len(batch) < self._max_outcomes and points < self._max_points:
             if not self._queue.empty():
-                item = self._queue.get_nowait()
+                item = self._taken(self._queue.get_nowait())
             else:
                 got = await self._get_within(deadline - self._clock.monotonic())
                 if isinstance(got, _Timeout):
                     break
-                item = got
+                item = self._taken(got)
             if item is None:
                 return batch, True
             batch.append(item)

@@ -183,6 +183,39 @@ async def test_put_waits_while_the_queue_is_full(store: Store) -> None:
     assert writer.stats.outcomes == 4
 
 
+async def test_put_waits_while_queued_points_reach_the_bound(store: Store) -> None:
+    """put blocks once max_queued_points points wait behind a stalled commit (few outcomes,
+    many points), and resumes when the writer takes them."""
+    writer = SinkWriter(
+        store, None, SystemClock(), max_outcomes=1, queue_size=100, max_queued_points=4
+    )
+    await writer.start()
+    stall = await store.begin_batch([])  # holds the store's write lock: the writer's commit waits
+    await writer.put(_outcome("k0", (_point(0, 1),)))  # taken into the stalled batch
+    await _until(lambda: writer.backlog == 0)
+    await writer.put(_outcome("k1", tuple(_point(i, 2 + i) for i in range(4))))  # 4 queued
+    assert writer.saturated
+    blocked = asyncio.create_task(writer.put(_outcome("k2", (_point(9, 9),))))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not blocked.done()
+    await stall.rollback()
+    await blocked
+    await writer.close()
+    assert (writer.stats.outcomes, writer.stats.points_written) == (3, 6)
+
+
+async def test_an_outcome_over_the_points_bound_is_let_in(store: Store) -> None:
+    """An outcome with more points than max_queued_points is queued when nothing waits."""
+    writer = await _write(
+        store,
+        None,
+        _outcome("big", tuple(_point(i, 1 + i) for i in range(5))),
+        max_queued_points=2,
+    )
+    assert writer.stats.points_written == 5
+
+
 async def test_summary_counts_states(store: Store) -> None:
     """The stats count done, no_data and failed outcomes and points written."""
     writer = await _write(
