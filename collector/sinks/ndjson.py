@@ -27,7 +27,19 @@ def encode_point(point: Point) -> bytes:
     value = point.value
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"non-finite value for {point.metric} of {point.account_id}: {value}")
-    return orjson.dumps(_as_line_dict(point), option=orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(
+        {
+            "account_id": point.account_id,
+            "metric": point.metric,
+            "period": point.period,
+            "end_time": point.end_time,
+            "dimensions": {k: point.dimensions[k] for k in sorted(point.dimensions)},
+            "value": value,
+            "api_version": point.api_version,
+            "fetched_at": point.fetched_at,
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
 
 
 def encode_points(points: Iterable[Point]) -> bytes:
@@ -35,43 +47,39 @@ def encode_points(points: Iterable[Point]) -> bytes:
 
     The same bytes as joining :func:`encode_point` of each, made with one orjson
     call for the whole batch (a call per point costs more than the encoding
-    itself): orjson writes a :class:`Point` dataclass with its fields in schema
-    order, so the batch is a JSON array of lines, and every boundary between two
-    of them is ``},{"account_id":``. That text cannot occur inside a line: in a
-    string a quote is always escaped (``\\"``), and the only nested object,
-    ``dimensions``, follows a colon. Points whose dimensions need sorting are
-    handed over as sorted dicts. Raises ``ValueError`` like :func:`encode_point`.
+    itself): the batch is encoded as a JSON array of line objects, and every
+    boundary between two of them is ``},{"account_id":``. That text cannot occur
+    inside a line: in a string a quote is always escaped (``\\"``), and the only
+    nested object, ``dimensions``, follows a colon. Raises ``ValueError`` like
+    :func:`encode_point`.
     """
-    items: list[Point | dict[str, object]] = []
+    lines: list[dict[str, object]] = []
     for point in points:
         value = point.value
-        if type(value) is float and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             encode_point(point)  # raises
         dimensions = point.dimensions
-        if type(point) is Point and type(dimensions) is dict and len(dimensions) < 2:
-            items.append(point)
-        else:
-            items.append(_as_line_dict(point))
-    if not items:
+        if type(dimensions) is not dict or len(dimensions) > 1:
+            dimensions = {k: dimensions[k] for k in sorted(dimensions)}
+        lines.append(
+            {
+                "account_id": point.account_id,
+                "metric": point.metric,
+                "period": point.period,
+                "end_time": point.end_time,
+                "dimensions": dimensions,
+                "value": value,
+                "api_version": point.api_version,
+                "fetched_at": point.fetched_at,
+            }
+        )
+    if not lines:
         return b""
-    return orjson.dumps(items)[1:-1].replace(_BOUNDARY, _NEWLINE_BOUNDARY) + b"\n"
+    return orjson.dumps(lines)[1:-1].replace(_BOUNDARY, _NEWLINE_BOUNDARY) + b"\n"
 
 
 _BOUNDARY = b'},{"account_id":'
 _NEWLINE_BOUNDARY = b'}\n{"account_id":'
-
-
-def _as_line_dict(point: Point) -> dict[str, object]:
-    return {
-        "account_id": point.account_id,
-        "metric": point.metric,
-        "period": point.period,
-        "end_time": point.end_time,
-        "dimensions": {k: point.dimensions[k] for k in sorted(point.dimensions)},
-        "value": point.value,
-        "api_version": point.api_version,
-        "fetched_at": point.fetched_at,
-    }
 
 
 def decode_line(line: bytes | str) -> Point:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,12 +225,38 @@ def child_report(started: Usage, wall_s: float, **fields: object) -> None:
     print("BENCH " + json.dumps(report), flush=True)
 
 
-def run_child(argv: Sequence[str], *, log: Path | None = None) -> dict[str, object]:
-    """Run ``argv`` (a Python script and its arguments) and return its JSON report."""
+def gc_timer() -> Callable[[], float]:
+    """Start timing the cyclic garbage collector; the returned function gives its seconds."""
+    spent = [0.0, 0.0]
+
+    def callback(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            spent[1] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - spent[1]
+
+    gc.callbacks.append(callback)
+    return lambda: spent[0]
+
+
+def run_child(
+    argv: Sequence[str], *, log: Path | None = None, source: Path | None = None
+) -> dict[str, object]:
+    """Run ``argv`` (a Python script and its arguments) and return its JSON report.
+
+    ``source``: import ``collector`` from that checkout instead (PYTHONPATH).
+    """
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
     err = log.open("w") if log is not None else subprocess.DEVNULL
     try:
         done = subprocess.run(
-            [PYTHON, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, check=False
+            [PYTHON, *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            check=False,
+            env=env,
         )
     finally:
         if log is not None and not isinstance(err, int):
