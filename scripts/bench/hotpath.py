@@ -15,11 +15,19 @@ with the least CPU (the machine's speed drifts between minutes).
 Columns: requests per second; CPU per request in ms, split into the event loop's
 thread and the others (SQLite's connection thread, file appends); the cyclic GC's
 share; peak RSS; the emulator's CPU per request.
+
+``--profile`` (needs ``pip install py-spy``) then runs this checkout once more under
+``py-spy record`` and prints where the event loop's thread and the other threads
+spend their samples (self time by function, and inclusive time of the collector's
+own functions).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -39,12 +47,73 @@ def describe(source: Path | None) -> str:
     return label if source is not None else f"this checkout ({label})"
 
 
+def profile(base_url: str, folder: Path, accounts: int) -> str:
+    """Sample one collector run with py-spy; a text summary of where the time goes."""
+    spy = shutil.which("py-spy") or str(Path(benchlib.PYTHON).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    folder.mkdir(exist_ok=True)
+    config = benchlib.write_collector_config(folder, base_url, accounts)
+    raw = folder / "profile.txt"
+    subprocess.run(
+        [
+            spy,
+            "record",
+            "-r",
+            "200",
+            "-f",
+            "raw",
+            "--threads",
+            "-o",
+            str(raw),
+            "--",
+            benchlib.PYTHON,
+            "scripts/bench/clients.py",
+            "collector",
+            "--config",
+            str(config),
+        ],
+        cwd=benchlib.ROOT,
+        capture_output=True,
+        check=True,
+    )
+    by_thread: dict[str, tuple[collections.Counter[str], collections.Counter[str]]] = {}
+    totals: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)", ")", f) for f in stack.split(";")]
+        if not any(
+            "run_collector" in f or "_connection_worker" in f or "Thread" in f for f in frames
+        ):
+            continue  # start-up and imports
+        thread = "event loop thread" if "MainThread" in frames[0] else "other threads"
+        own, inclusive = by_thread.setdefault(
+            thread, (collections.Counter(), collections.Counter())
+        )
+        n = int(count)
+        totals[thread] += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            if "collector/" in frame:
+                inclusive[frame] += n
+    out = []
+    for thread, (own, inclusive) in sorted(by_thread.items()):
+        total = totals[thread]
+        out.append(f"{thread}: {total} samples")
+        out.append("  self time:")
+        out += [f"    {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(12)]
+        out.append("  inclusive, collector functions:")
+        out += [f"    {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(12)]
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--source", type=Path, action="append", default=[])
     parser.add_argument("--what-if", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     variants: list[tuple[str, Path | None, list[str]]] = [
         (describe(source), source, []) for source in args.source
@@ -77,6 +146,9 @@ def main() -> None:
                     row["emulator_cpu_s"] = emulator.cpu_s() - before
                     if name not in best or row["cpu_s"] < best[name]["cpu_s"]:
                         best[name] = row
+            profiled = (
+                profile(emulator.base_url, base / "profile", args.accounts) if args.profile else ""
+            )
     print(
         f"hot path: {args.accounts} accounts x 12 requests, zero latency, both sinks, "
         f"best of {args.repeat} interleaved rounds\nmachine: {benchlib.machine()}\n"
@@ -116,6 +188,8 @@ def main() -> None:
             rows,
         )
     )
+    if profiled:
+        print(f"\npy-spy, this checkout, one run:\n\n{profiled}")
 
 
 if __name__ == "__main__":
