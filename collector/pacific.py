@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -51,6 +52,7 @@ def pacific_noon(d: dt.date) -> int:
     return int(dt.datetime.combine(d, _NOON, tzinfo=PACIFIC).timestamp())
 
 
+@cache  # a run asks for the same few hundred dates once per request
 def end_time_of(d: dt.date) -> str:
     """The end_time, RFC 3339 UTC with ``Z``, of the value whose end_time date is ``d``.
 

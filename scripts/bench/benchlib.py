@@ -27,24 +27,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector import catalogue
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-LEGACY_METRICS: tuple[str, ...] = (
-    "impressions",
-    "reach",
-    "profile_views",
-    "follower_count",
-    "email_contacts",
-    "phone_call_clicks",
-    "text_message_clicks",
-    "get_directions_clicks",
-    "website_clicks",
-    "online_followers",
-    "audience_city",
-    "audience_country",
-    "audience_locale",
-    "audience_gender_age",
-)
+# the collector's own list of the 14 legacy metrics (SPEC section 2)
+LEGACY_METRICS: tuple[str, ...] = catalogue.LEGACY_METRICS
 PERIODS: tuple[str, ...] = ("day", "week", "days_28", "lifetime")
 APP_NAME, APP_ID, APP_SECRET = "bench-app", "300000000000001", "bench-secret"
 # Followers cycle through sizes so some accounts sit under 100 (empty 30-day metrics).
