@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from collector.client.client import InsightsClient
+    from collector.client.models import Insight, InsightValue
     from collector.errors import (
         ApiError,
         GraphError,
@@ -29,13 +31,11 @@ if TYPE_CHECKING:
         TransientApiError,
         TransportError,
     )
-    from collector.insight_models import Insight, InsightValue
-    from collector.library import InsightsClient
 
 _LAZY: dict[str, str] = {
-    "InsightsClient": "collector.library",
-    "Insight": "collector.insight_models",
-    "InsightValue": "collector.insight_models",
+    "InsightsClient": "collector.client.client",
+    "Insight": "collector.client.models",
+    "InsightValue": "collector.client.models",
     "GraphError": "collector.errors",
     "ApiError": "collector.errors",
     "TransportError": "collector.errors",

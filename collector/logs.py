@@ -13,6 +13,7 @@ pattern would recognise it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sys
@@ -154,3 +155,8 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         logger_factory=structlog.PrintLoggerFactory(stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+
+
+def token_fingerprint(token: str) -> str:
+    """A short, irreversible name for a token, safe for logs."""
+    return "tok-" + hashlib.sha256(token.encode()).hexdigest()[:10]

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector import catalogue
+from collector.graph import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable

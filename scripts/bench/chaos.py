@@ -22,17 +22,17 @@ from pathlib import Path
 
 import orjson
 
-from collector.budget_policy import BudgetPolicy
 from collector.clock import FixedWallClock
-from collector.config import load_config
+from collector.config.load import load_config
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import FAULT_KINDS, FaultSettings, LatencySettings, Scenario
 from collector.emulator.scenario import default_scenario as built_in
 from collector.emulator.testing import running_emulator
 from collector.emulator.truth import truth_points
-from collector.pacific import pacific_date
-from collector.policy import RetryPolicy
-from collector.run import run_once
+from collector.engine.run import run_once
+from collector.graph.pacific import pacific_date
+from collector.pacing.budget_policy import BudgetPolicy
+from collector.pacing.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2025, 11, 20, 20, 0, tzinfo=dt.UTC)
@@ -100,7 +100,6 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         summary = await run_once(
             config,
             clock=FixedWallClock(NOW),
-            show_progress=False,
             policy=RetryPolicy(base_delay_s=0.05, max_delay_s=1.0, throttle_pause_s=1.0),
             # throttle_burst claims 100 % usage: scale the hold (300 s) to the test's seconds
             budget_policy=BudgetPolicy(max_spacing_s=0.1, hold_s=1.0, minute_s=1.0),

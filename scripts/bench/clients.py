@@ -37,8 +37,8 @@ from typing import Any, TextIO
 
 import benchlib
 
-from collector.pacific import pacific_date
-from collector.planner import AccountRef, PlannedRequest, PlanSpec, plan_account
+from collector.graph.pacific import pacific_date
+from collector.planning.planner import AccountRef, PlannedRequest, PlanSpec, plan_account
 
 
 def planned(first: int, n: int) -> list[PlannedRequest]:
@@ -186,11 +186,11 @@ def run_collector(
     "minute") for an emulator whose rate windows are shortened by that factor;
     ``thresholds`` replaces the budget policy's (slow_from_pct, stop_at_pct).
     """
-    from collector.budget_policy import BudgetPolicy
-    from collector.config import load_config
+    from collector.config.load import load_config
+    from collector.engine.run import run_once
     from collector.logs import configure
-    from collector.policy import RetryPolicy
-    from collector.run import run_once
+    from collector.pacing.budget_policy import BudgetPolicy
+    from collector.pacing.retry import RetryPolicy
 
     loaded = load_config(config)
     configure(loaded.log.format, loaded.log.level)
@@ -214,7 +214,6 @@ def run_collector(
             asyncio.get_running_loop().call_later(stop_after, stop.set)
         return await run_once(
             loaded,
-            show_progress=False,
             stop=stop,
             grace_s=10.0,
             budget_policy=budgets,
@@ -234,10 +233,10 @@ def run_collector(
 
 def run_plan(config: Path) -> dict[str, object]:
     """Load the config, count the plan by arithmetic, then build every request lazily."""
-    from collector.config import load_config
-    from collector.pacific import pacific_date
-    from collector.planner import AccountRef, plan_account
-    from collector.run import plan_specs, planned_requests
+    from collector.config.load import load_config
+    from collector.engine.run import plan_specs, planned_requests
+    from collector.graph.pacific import pacific_date
+    from collector.planning.planner import AccountRef, plan_account
 
     started = time.perf_counter()
     loaded = load_config(config)
@@ -265,8 +264,8 @@ def preload(client: str) -> None:
     import importlib
 
     modules = {
-        "collector": ("collector.run", "collector.config", "collector.logs"),
-        "plan": ("collector.run", "collector.config"),
+        "collector": ("collector.engine.run", "collector.config.load", "collector.logs"),
+        "plan": ("collector.engine.run", "collector.config.load"),
         "pyfacebook": ("pyfacebook",),
         "pyfacebook-threads": ("pyfacebook",),
         "facebook-business": (
@@ -291,11 +290,11 @@ def what_if() -> None:
     import functools
     import gc
 
-    import collector.pacific
-    import collector.pool
+    import collector.engine.pool
+    import collector.graph.pacific
 
-    collector.pool.end_time_of = functools.lru_cache(maxsize=4096)(  # type: ignore[attr-defined]
-        collector.pacific.end_time_of
+    collector.engine.pool.end_time_of = functools.lru_cache(maxsize=4096)(  # type: ignore[attr-defined]
+        collector.graph.pacific.end_time_of
     )
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import benchlib
 
-from collector.pacific import pacific_date, window_of
-from collector.planner import AccountRef, PlanSpec, plan_account
+from collector.graph.pacific import pacific_date, window_of
+from collector.planning.planner import AccountRef, PlanSpec, plan_account
 
 WRK_SCRIPT = """
 local requests = {}

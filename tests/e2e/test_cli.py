@@ -11,7 +11,7 @@ import pytest
 
 from collector.emulator.clock import FixedClock
 from collector.emulator.testing import running_emulator
-from collector.graph import appsecret_proof
+from collector.graph.transport import appsecret_proof
 from tests.e2e.helpers import NOW, ndjson_lines, small_scenario, write_config
 
 pytestmark = pytest.mark.slow

@@ -16,13 +16,13 @@ import pytest
 from pyfacebook import IGBusinessApi  # type: ignore[import-untyped]
 
 from collector.clock import FixedWallClock
-from collector.config import load_config
+from collector.config.load import load_config
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import Scenario
 from collector.emulator.testing import RunningEmulator, emulator_in_thread, running_emulator
 from collector.emulator.truth import truth_points, truth_values
-from collector.run import run_once
-from collector.summary import RunSummary
+from collector.engine.run import run_once
+from collector.engine.summary import RunSummary
 from tests.e2e.helpers import (
     AUDIENCE,
     LEGACY_METRICS,
@@ -189,7 +189,7 @@ async def _pull(
             app_versions=app_versions,
             graph_version=graph_version,
         )
-        summary = await run_once(load_config(path), clock=FixedWallClock(NOW), show_progress=False)
+        summary = await run_once(load_config(path), clock=FixedWallClock(NOW))
         refused = sum(1 for call in emulator.calls.records() if call.code == 100)
     return scenario, summary, refused
 

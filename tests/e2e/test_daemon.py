@@ -14,15 +14,15 @@ from pathlib import Path
 import orjson
 from structlog.testing import capture_logs
 
-from collector.config import load_config
-from collector.daemon import Daemon
+from collector.config.load import load_config
+from collector.daemon.service import Daemon
 from collector.emulator.calllog import Route, fingerprint
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import Scenario, TokenInfo
 from collector.emulator.testing import RunningEmulator, running_emulator
-from collector.pacific import end_time_date
-from collector.schedule import block_start
-from collector.summary import RunSummary
+from collector.engine.summary import RunSummary
+from collector.graph.pacific import end_time_date
+from collector.planning.schedule import block_start
 from tests.e2e.helpers import (
     LEGACY_SERIES,
     NOW,

@@ -20,8 +20,8 @@ from collector.emulator.calllog import Route
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import LatencySettings, Scenario
 from collector.emulator.testing import RunningEmulator, running_emulator
-from collector.pacific import pacific_date
-from collector.schedule import block_start
+from collector.graph.pacific import pacific_date
+from collector.planning.schedule import block_start
 from tests.e2e.helpers import (
     Key,
     dims_text,

@@ -17,7 +17,7 @@ import pytest
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import LatencySettings
 from collector.emulator.testing import running_emulator
-from collector.pacific import pacific_date
+from collector.graph.pacific import pacific_date
 from tests.e2e.helpers import (
     expected_points,
     ledger_states,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from collector.clock import FixedWallClock
-from collector.config import load_config
+from collector.config.load import load_config
 from collector.emulator.calllog import Route
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import FaultSettings
 from collector.emulator.testing import running_emulator
-from collector.run import run_once
+from collector.engine.run import run_once
 from tests.e2e.helpers import (
     NOW,
     TODAY,
@@ -44,7 +44,7 @@ async def pulled(tmp_path: Path):  # type: ignore[no-untyped-def]
                 out=tmp_path,
             )
         )
-        summary = await run_once(config, clock=FixedWallClock(NOW), show_progress=False)
+        summary = await run_once(config, clock=FixedWallClock(NOW))
         yield scenario, config, summary, emulator, tmp_path
 
 
@@ -117,7 +117,7 @@ async def test_rerun_sends_nothing_and_writes_nothing(pulled) -> None:  # type: 
     _scenario, config, _summary, emulator, out = pulled
     before = (out / "insights.ndjson").read_bytes()
     calls_before = len(emulator.calls.records())
-    again = await run_once(config, clock=FixedWallClock(NOW), show_progress=False)
+    again = await run_once(config, clock=FixedWallClock(NOW))
     assert again.calls == 0
     assert again.skipped_finished == again.planned
     assert len(emulator.calls.records()) == calls_before
@@ -138,7 +138,7 @@ async def test_batch_mode_pull_equals_ground_truth(tmp_path: Path) -> None:
             concurrency=32,
             extra_graph="batch_size = 50",
         )
-        summary = await run_once(load_config(path), clock=FixedWallClock(NOW), show_progress=False)
+        summary = await run_once(load_config(path), clock=FixedWallClock(NOW))
         items = [c for c in emulator.calls.records() if c.route == Route.BATCH_ITEM]
     truth = expected_points(scenario, first=FIRST, last=LAST, today=TODAY, now=NOW)
     assert summary.failed == 0

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import structlog
 
-from collector.budget_policy import BudgetPolicy
 from collector.clock import FixedWallClock
-from collector.config import load_config
+from collector.config.load import load_config
 from collector.emulator.calllog import CallRecord
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import (
@@ -21,9 +20,10 @@ from collector.emulator.scenario import (
     TokenInfo,
 )
 from collector.emulator.testing import running_emulator
-from collector.policy import RetryPolicy
-from collector.run import run_once
-from collector.summary import RunSummary
+from collector.engine.run import run_once
+from collector.engine.summary import RunSummary
+from collector.pacing.budget_policy import BudgetPolicy
+from collector.pacing.retry import RetryPolicy
 from tests.e2e.helpers import (
     AUDIENCE,
     LEGACY_SERIES,
@@ -60,7 +60,6 @@ async def _pull(
         summary = await run_once(
             config,
             clock=FixedWallClock(NOW),
-            show_progress=False,
             policy=policy,
             budget_policy=FAST_BUDGETS,
         )
@@ -142,7 +141,7 @@ async def test_deadline_ends_a_hopeless_run_with_reasons(tmp_path: Path) -> None
             )
         )
         summary = await run_once(
-            config, clock=FixedWallClock(NOW), show_progress=False, policy=patient, deadline_s=1.0
+            config, clock=FixedWallClock(NOW), policy=patient, deadline_s=1.0
         )
     planned = 3 * len(scenario.accounts)  # reach by day, week and days_28
     assert summary.failed == summary.planned == planned

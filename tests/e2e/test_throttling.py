@@ -7,16 +7,16 @@ import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 
-from collector.budget_policy import BudgetPolicy
 from collector.clock import FixedWallClock
-from collector.config import load_config
+from collector.config.load import load_config
 from collector.emulator.calllog import CallRecord
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import LimitSettings, Scenario
 from collector.emulator.testing import running_emulator
-from collector.policy import RetryPolicy
-from collector.run import run_once
-from collector.summary import RunSummary
+from collector.engine.run import run_once
+from collector.engine.summary import RunSummary
+from collector.pacing.budget_policy import BudgetPolicy
+from collector.pacing.retry import RetryPolicy
 from tests.e2e.helpers import (
     NOW,
     TODAY,
@@ -52,7 +52,6 @@ async def _pull(
         summary = await run_once(
             load_config(path),
             clock=FixedWallClock(NOW),
-            show_progress=False,
             policy=RETRIES,
             budget_policy=budgets,
         )

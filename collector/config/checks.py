@@ -1,0 +1,275 @@
+"""Validation helpers for the config loader: the error type, a strict TOML table
+reader, date specs, ids and secrets (the metric checks are in
+:mod:`collector.config.selection`).
+
+Every check raises :class:`ConfigError`, which names the file, the place
+(``[graph].api_version``, ``apps[2].calls_per_hour``, ``registry row 12``; array
+positions count from 1, as a person reading the file counts them), the problem
+and the fix. Messages show types, key names and metric names, never values of
+keys that may hold secrets: a wrong-type message says "got a string", not what
+the string was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.config.secrets import SecretError, SecretResolver
+from collector.errors import UsageError
+
+
+class ConfigError(UsageError):
+    """A config, registry or secret mistake, located and explained.
+
+    ``file`` is the file at fault (``None`` when there is none, e.g. a pure
+    date check); ``where`` the key path or row; ``problem`` what is wrong;
+    ``fix`` what to do (may be empty). ``str()`` is one line:
+    ``FILE: WHERE: PROBLEM; fix: FIX``.
+    """
+
+    def __init__(self, file: Path | None, where: str, problem: str, fix: str = "") -> None:
+        self.file = file
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [str(self.file)] if self.file is not None else []
+        if self.where:
+            parts.append(self.where)
+        parts.append(self.problem)
+        text = ": ".join(parts)
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice most like ``word`` (difflib ratio >= 0.6), or ``None``."""
+    matches = difflib.get_close_matches(word, list(choices), n=1)
+    return matches[0] if matches else None
+
+
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),  # before int: TOML booleans are Python ints
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (dt.datetime, "a date-time"),  # before date: a datetime is a date
+    (dt.date, "a date"),
+    (dt.time, "a time"),
+)
+
+
+def toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, with its article: ``a string``."""
+    return next((name for kind, name in _TOML_TYPES if isinstance(value, kind)), "a value")
+
+
+class Table:
+    """One TOML table being read strictly: unknown keys fail at once, types are checked.
+
+    ``path`` is how errors name the table (``[graph]``, ``apps[2]``); an empty
+    path is the top level.
+    """
+
+    def __init__(
+        self, data: Mapping[str, object], path: str, file: Path, allowed: Sequence[str]
+    ) -> None:
+        self.data = data
+        self.path = path
+        self.file = file
+        for key in data:
+            if key not in allowed:
+                self._unknown(key, allowed)
+
+    def _unknown(self, key: str, allowed: Sequence[str]) -> None:
+        where = self.path or "top level"
+        guess = closest(key, allowed)
+        fix = f'did you mean "{guess}"?' if guess else "remove it"
+        raise ConfigError(
+            self.file, where, f'unknown key "{key}" (allowed: {", ".join(allowed)})', fix
+        )
+
+    def where(self, key: str) -> str:
+        """The error location of ``key`` in this table."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
+        """A :class:`ConfigError` located at ``key``."""
+        return ConfigError(self.file, self.where(key), problem, fix)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def _typed(self, key: str, kinds: tuple[type, ...], expected: str) -> object:
+        value = self.data[key]
+        # TOML booleans are Python ints: refuse them where a number is expected
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise self.error(key, f"expected {expected}, got {toml_type(value)}")
+        return value
+
+    def string(
+        self, key: str, default: str | None = None, *, hint: str = "", empty: bool = False
+    ) -> str:
+        """A required (``default is None``) or optional string, non-empty unless ``empty``."""
+        if key not in self.data:
+            if default is None:
+                raise self.error(key, "is required", hint or f'add {key} = "..."')
+            return default
+        value = self._typed(key, (str,), "a string")
+        assert isinstance(value, str)
+        if not value.strip() and not empty:
+            raise self.error(key, "is empty", hint or "give it a value or remove the key")
+        return value
+
+    def integer(self, key: str, default: int, *, minimum: int) -> int:
+        """An optional integer no smaller than ``minimum``."""
+        if key not in self.data:
+            return default
+        value = self._typed(key, (int,), "an integer")
+        assert isinstance(value, int)
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def positive_number(self, key: str, default: float | None) -> float:
+        """A required (``default is None``) or optional number > 0."""
+        if key not in self.data:
+            if default is None:
+                raise self.error(key, "is required", f"add {key} = <a number > 0>")
+            return default
+        value = self._typed(key, (int, float), "a number")
+        assert isinstance(value, int | float)
+        if not value > 0:  # also rejects nan
+            raise self.error(key, f"must be greater than 0, got {value}")
+        return float(value)
+
+    def choice(self, key: str, allowed: Sequence[str], default: str) -> str:
+        """An optional string among ``allowed`` (compared case-insensitively)."""
+        value = self.string(key, default).lower()
+        if value not in allowed:
+            guess = closest(value, allowed)
+            raise self.error(
+                key,
+                f'"{value}" is not one of {", ".join(allowed)}',
+                f'use "{guess}"' if guess else f"use one of {', '.join(allowed)}",
+            )
+        return value
+
+    def string_list(self, key: str) -> list[str] | None:
+        """An optional array of non-empty strings, or ``None`` when absent."""
+        if key not in self.data:
+            return None
+        value = self._typed(key, (list,), "an array of strings")
+        assert isinstance(value, list)
+        for index, item in enumerate(value, start=1):
+            if not isinstance(item, str) or not item.strip():
+                got = toml_type(item) if not isinstance(item, str) else "an empty string"
+                raise ConfigError(
+                    self.file, f"{self.where(key)}[{index}]", f"expected a string, got {got}"
+                )
+        return [item.strip() for item in value]
+
+    def table(self, key: str, allowed: Sequence[str]) -> Table:
+        """An optional sub-table (``[key]``); absent reads as empty."""
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a table [{key}], got {toml_type(value)}")
+        return Table(value, f"[{key}]", self.file, allowed)
+
+    def tables(self, key: str, allowed: Sequence[str]) -> list[Table]:
+        """An optional array of tables (``[[key]]``); absent reads as empty."""
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, f"expected an array of tables [[{key}]], got {toml_type(value)}")
+        return [
+            Table(item, f"{key}[{index}]", self.file, allowed)
+            for index, item in enumerate(value, start=1)
+        ]
+
+
+_RELATIVE_RE = re.compile(r"^(\d+)d$")
+
+
+@dataclass(frozen=True, slots=True)
+class DateSpec:
+    """A day given either as an absolute date or as "N days before today" (Pacific).
+
+    Exactly one of ``absolute`` and ``days_ago`` is set.
+    """
+
+    absolute: dt.date | None = None
+    days_ago: int | None = None
+
+    def resolve(self, today: dt.date) -> dt.date:
+        """The calendar date this spec names, given the Pacific ``today``."""
+        if self.absolute is not None:
+            return self.absolute
+        assert self.days_ago is not None
+        return today - dt.timedelta(days=self.days_ago)
+
+    def __str__(self) -> str:
+        return self.absolute.isoformat() if self.absolute is not None else f"{self.days_ago}d"
+
+
+def parse_date_spec(value: object) -> DateSpec:
+    """``"2024-01-31"``, a TOML date, or ``"Nd"`` as a :class:`DateSpec`.
+
+    Raises ``ValueError`` (message without the fix) for anything else.
+    """
+    if isinstance(value, dt.datetime):
+        raise ValueError("expected a date, got a date-time")
+    if isinstance(value, dt.date):
+        return DateSpec(absolute=value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {toml_type(value)}")
+    text = value.strip()
+    relative = _RELATIVE_RE.match(text)
+    if relative:
+        return DateSpec(days_ago=int(relative.group(1)))
+    try:
+        return DateSpec(absolute=dt.date.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f'"{text}" is neither a date YYYY-MM-DD nor "Nd"') from None
+
+
+def check_order(since: DateSpec, until: DateSpec) -> bool:
+    """False when ``since`` is surely after ``until`` whatever today is.
+
+    Two absolute dates or two relative counts can be compared now; a mixed pair
+    depends on today and is checked by ``resolve_range``.
+    """
+    if since.absolute is not None and until.absolute is not None:
+        return since.absolute <= until.absolute
+    if since.days_ago is not None and until.days_ago is not None:
+        return since.days_ago >= until.days_ago
+    return True
+
+
+def numeric_id(table: Table, key: str) -> str:
+    """A required Graph id (digits only), written as a TOML string."""
+    if isinstance(table.data.get(key), int) and not isinstance(table.data.get(key), bool):
+        # a bare 17-digit integer works in TOML, but ids are strings everywhere else
+        raise table.error(key, "expected a string, got an integer", f'quote it: {key} = "..."')
+    value = table.string(key).strip()
+    if not (value.isdecimal() and value.isascii()):
+        raise table.error(key, "is not numeric", "Graph ids are digits only")
+    return value
+
+
+def secret_value(table: Table, key: str, resolver: SecretResolver, base_dir: Path) -> str:
+    """The secret that ``table[key]`` refers to; errors name the key, never the value."""
+    try:
+        return resolver.resolve(table.string(key), base_dir=base_dir)
+    except SecretError as exc:
+        raise table.error(key, exc.problem, exc.fix) from None

@@ -1,0 +1,151 @@
+"""The ``[daemon]`` table: how ``ig-collector daemon`` schedules its bounded runs.
+
+Parsed once by :func:`collector.config.load.load_config` (through :func:`daemon_settings`)
+into a frozen :class:`DaemonSettings`; every mistake is a located
+:class:`~collector.config.checks.ConfigError`. Keys (all optional)::
+
+    [daemon]
+    refresh_interval = "1h"   # each account's recent days are fetched again this often
+    lookback = 3              # complete days re-fetched before today's partial one (2..28)
+    backfill = "365d"         # history: end_time dates from here ("Nd" or YYYY-MM-DD)
+    lifetime_interval = "1d"  # cadence of lifetime metrics (demographics, audience_*)
+    stats_interval = "5m"     # period of the ``stats`` log event
+    grace_s = 30              # SIGTERM: how long in-flight requests may take to finish
+    token_warn_days = 7       # warn this many days before a token expires
+    rotate = "day"            # NDJSON files: one per UTC day, or "size:100M"
+
+Durations are a number of seconds or text ``<N>s|m|h|d``; sizes are bytes or
+``<N>K|M|G`` (powers of 1024).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from collector.config.checks import DateSpec, Table, parse_date_spec
+from collector.storage.rotation import Rotation
+
+DAEMON_KEYS: tuple[str, ...] = (
+    "refresh_interval",
+    "lookback",
+    "backfill",
+    "lifetime_interval",
+    "stats_interval",
+    "grace_s",
+    "token_warn_days",
+    "rotate",
+)
+
+# SPEC 3: data may lag up to 48 hours, so at least the two complete days before
+# today can still change; the 30-day metrics are refused for a since older than
+# today - 30 days, so the refresh window stays well inside that.
+MIN_LOOKBACK, MAX_LOOKBACK = 2, 28
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)b?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """The daemon's schedule; see the module docstring for each key's meaning."""
+
+    refresh_interval_s: float = 3600.0
+    lookback_days: int = 3
+    backfill: DateSpec = field(default_factory=lambda: DateSpec(days_ago=30))
+    lifetime_interval_s: float = 86400.0
+    stats_interval_s: float = 300.0
+    grace_s: float = 30.0
+    token_warn_days: int = 7
+    rotate: Rotation = field(default_factory=Rotation)
+
+
+def parse_duration(value: object) -> float:
+    """``90``, ``2.5``, ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` as seconds (> 0).
+
+    Raises ``ValueError`` (message without the fix) for anything else.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration, got a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value.lower())
+        if match is None:
+            raise ValueError(f'"{value}" is not a duration like "90s", "15m", "1h" or "1d"')
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError('expected a duration (seconds, or text like "15m")')
+    if not seconds > 0:  # also rejects nan
+        raise ValueError(f"a duration must be greater than 0, got {value}")
+    return seconds
+
+
+def parse_rotation(value: object) -> Rotation:
+    """``"day"`` or ``"size:N"`` (N bytes, or with a K/M/G suffix) as a :class:`Rotation`."""
+    if not isinstance(value, str):
+        raise ValueError('expected "day" or "size:N"')
+    text = value.strip().lower()
+    if text == "day":
+        return Rotation("day")
+    kind, _, size = text.partition(":")
+    match = _SIZE.match(size) if kind == "size" else None
+    if match is None:
+        raise ValueError(f'"{value}" is neither "day" nor "size:N" (e.g. "size:100M")')
+    max_bytes = int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    if max_bytes < 1024:
+        raise ValueError(f"a rotation size must be at least 1K, got {max_bytes} bytes")
+    return Rotation("size", max_bytes)
+
+
+def daemon_settings(table: Table) -> DaemonSettings:
+    """Read ``[daemon]`` (an empty table gives the defaults); raises ``ConfigError``."""
+    default = DaemonSettings()
+
+    def duration(key: str, fallback: float) -> float:
+        if not table.has(key):
+            return fallback
+        try:
+            return parse_duration(table.data[key])
+        except ValueError as exc:
+            raise table.error(key, str(exc), 'write e.g. "30s", "15m", "1h" or "1d"') from None
+
+    lookback = table.integer("lookback", default.lookback_days, minimum=1)
+    if lookback < MIN_LOOKBACK:
+        raise table.error(
+            "lookback",
+            f"must be at least {MIN_LOOKBACK} days, got {lookback}",
+            "the API revises the last 48 hours: re-fetch at least the 2 days before today",
+        )
+    if lookback > MAX_LOOKBACK:
+        raise table.error(
+            "lookback",
+            f"must be at most {MAX_LOOKBACK} days, got {lookback}",
+            "the API serves follower_count only for the last 30 days; older days are backfill",
+        )
+    backfill = default.backfill
+    if table.has("backfill"):
+        try:
+            backfill = parse_date_spec(table.data["backfill"])
+        except ValueError as exc:
+            raise table.error(
+                "backfill", str(exc), 'write "Nd" (N days of history) or YYYY-MM-DD'
+            ) from None
+    rotate = default.rotate
+    if table.has("rotate"):
+        try:
+            rotate = parse_rotation(table.data["rotate"])
+        except ValueError as exc:
+            raise table.error("rotate", str(exc), 'use "day" or "size:100M"') from None
+    return DaemonSettings(
+        refresh_interval_s=duration("refresh_interval", default.refresh_interval_s),
+        lookback_days=lookback,
+        backfill=backfill,
+        lifetime_interval_s=duration("lifetime_interval", default.lifetime_interval_s),
+        stats_interval_s=duration("stats_interval", default.stats_interval_s),
+        grace_s=table.positive_number("grace_s", default.grace_s),
+        token_warn_days=table.integer("token_warn_days", default.token_warn_days, minimum=0),
+        rotate=rotate,
+    )

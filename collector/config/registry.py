@@ -1,0 +1,232 @@
+"""The account registry: the config's ``[[accounts]]`` merged with a CSV file
+listing thousands of accounts, read as a stream.
+
+:func:`load_accounts` is what the config loader calls; it checks what needs the
+whole list (duplicate ids, in the TOML, the CSV or across both; unknown apps)
+and resolves every token. CSV format (UTF-8, an optional byte-order mark is tolerated)::
+
+    id,app,token,label
+    17841400000000001,agency-a,env:TOKEN_1,Acme
+    17841400000000002,agency-a,file:tokens/acme2.txt,
+
+- The header names exactly the columns ``id``, ``app``, ``token``, ``label``, in
+  any order; a missing or extra column is an error naming it.
+- ``id`` is the IG user id (digits only); ``app`` names an ``[[apps]]`` entry;
+  ``token`` is a secret reference (see :mod:`collector.config.secrets`); ``label`` may
+  be empty. Surrounding spaces are dropped; blank lines are skipped.
+
+Rows are yielded one by one with their position (``registry row N`` counts data
+rows from 1; ``line`` is the file line where the row ends) so the loader can
+locate the mistakes it finds later: duplicate ids, unknown apps, bad secrets.
+:func:`read_registry` checks only what one row shows on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from collector.config.checks import ConfigError, Table, closest, numeric_id, secret_value
+from collector.config.secrets import SecretError, SecretResolver
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+COLUMNS: tuple[str, ...] = ("id", "app", "token", "label")
+ACCOUNT_KEYS = COLUMNS  # an [[accounts]] table takes the same four keys
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One IG account to collect: its id, its app, its resolved token, a free label."""
+
+    id: str
+    app: str
+    token: str = field(repr=False)
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRow:
+    """One account as the CSV gives it; ``token`` is the unresolved secret reference."""
+
+    row: int
+    line: int
+    id: str
+    app: str
+    token: str = field(repr=False)
+    label: str
+
+    @property
+    def where(self) -> str:
+        """How errors name this row: ``registry row 12 (line 13)``."""
+        return f"registry row {self.row} (line {self.line})"
+
+
+def read_registry(path: Path) -> Iterator[RegistryRow]:
+    """Yield the rows of the registry at ``path``, in file order.
+
+    Raises :class:`ConfigError` (``file`` = ``path``) for a file that cannot be
+    opened or decoded, a wrong header, and a row with a missing or extra field,
+    an empty ``id``/``app``/``token`` or a non-numeric ``id``. Row errors never
+    quote the row: a shifted column could put a token where the id should be.
+    """
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise ConfigError(path, "registry", "file does not exist", "fix [registry].path") from None
+    except OSError as exc:
+        raise ConfigError(path, "registry", f"cannot be read ({exc.strerror})") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            yield from _rows(path, reader)
+        except UnicodeDecodeError:
+            raise ConfigError(
+                path, f"line {reader.line_num + 1}", "is not UTF-8 text", "save the file as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise ConfigError(path, f"line {reader.line_num}", f"malformed CSV ({exc})") from None
+
+
+def _rows(path: Path, reader: Reader) -> Iterator[RegistryRow]:
+    header = next(reader, None)
+    if header is None:
+        raise ConfigError(path, "line 1", "the file is empty", f"start it with {','.join(COLUMNS)}")
+    order = _column_order(path, [name.strip() for name in header])
+    row = 0
+    for fields in reader:
+        if not any(cell.strip() for cell in fields):
+            continue  # blank line
+        row += 1
+        line = reader.line_num
+        yield _parse_row(path, row, line, fields, order)
+
+
+def _column_order(path: Path, header: list[str]) -> tuple[int, int, int, int]:
+    """Positions of id, app, token, label in the header; raises for any other header."""
+    extra = [name for name in header if name not in COLUMNS]
+    if extra:
+        hints = [f'"{n}" -> "{g}"' for n in extra if (g := closest(n, COLUMNS)) is not None]
+        fix = f"rename {', '.join(hints)}" if hints else f"remove {', '.join(extra)}"
+        raise ConfigError(
+            path,
+            "header (line 1)",
+            f"unknown column(s) {', '.join(extra)} (allowed: {', '.join(COLUMNS)})",
+            fix,
+        )
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            path, "header (line 1)", f"column(s) {', '.join(repeated)} appear twice", "keep one"
+        )
+    missing = [name for name in COLUMNS if name not in header]
+    if missing:
+        raise ConfigError(
+            path,
+            "header (line 1)",
+            f"missing column(s) {', '.join(missing)}",
+            f"the header must be {','.join(COLUMNS)}",
+        )
+    return (header.index("id"), header.index("app"), header.index("token"), header.index("label"))
+
+
+def _parse_row(
+    path: Path, row: int, line: int, fields: list[str], order: tuple[int, int, int, int]
+) -> RegistryRow:
+    where = f"registry row {row} (line {line})"
+    if len(fields) != len(COLUMNS):
+        problem = "missing column(s)" if len(fields) < len(COLUMNS) else "too many fields"
+        raise ConfigError(
+            path,
+            where,
+            f"{problem}: {len(fields)} field(s) where the header has {len(COLUMNS)}",
+            "give each row id,app,token,label (quote a label that holds a comma)",
+        )
+    account_id, app, token, label = (fields[i].strip() for i in order)
+    if not account_id:
+        raise ConfigError(path, where, "empty id", "give the IG user id (digits)")
+    if not account_id.isdecimal() or not account_id.isascii():
+        raise ConfigError(
+            path, where, "id is not numeric", "IG user ids are digits only (e.g. 17841400000000001)"
+        )
+    if not app:
+        raise ConfigError(path, where, "empty app", "name one of the config's [[apps]]")
+    if not token:
+        raise ConfigError(path, where, "empty token", "write env:NAME, file:PATH or the token")
+    return RegistryRow(row, line, account_id, app, token, label)
+
+
+def load_accounts(
+    top: Table, app_names: list[str], resolver: SecretResolver
+) -> tuple[AccountConfig, ...]:
+    """Every account of the config: ``[[accounts]]`` first, then the registry CSV rows.
+
+    ``top`` is the config's top-level table; ``[registry].path`` is taken from
+    the config file's folder. Raises :class:`ConfigError` for a duplicate id
+    (naming both places), an app not in ``app_names``, an unresolvable token,
+    a missing registry file, any bad row, and an empty result.
+    """
+    accounts: list[AccountConfig] = []
+    origin: dict[str, str] = {}  # account id -> where it was first listed
+    for table in top.tables("accounts", ACCOUNT_KEYS):
+        account_id = numeric_id(table, "id")
+        if account_id in origin:
+            raise table.error(
+                "id",
+                f"account {account_id} is listed twice (also {origin[account_id]})",
+                "remove one",
+            )
+        origin[account_id] = table.path
+        app = table.string("app").strip()
+        if app not in app_names:
+            raise table.error("app", *_unknown_app(app, app_names))
+        token = secret_value(table, "token", resolver, top.file.parent)
+        label = table.string("label", "", empty=True)
+        accounts.append(AccountConfig(account_id, app, token, label))
+    registry = top.table("registry", ("path",))
+    if registry.has("path"):
+        accounts.extend(_registry_accounts(registry, app_names, resolver, origin))
+    if not accounts:
+        raise ConfigError(
+            top.file,
+            "[[accounts]]",
+            "no accounts at all",
+            "add [[accounts]] tables or a [registry] path to a CSV with rows",
+        )
+    return tuple(accounts)
+
+
+def _registry_accounts(
+    table: Table, app_names: list[str], resolver: SecretResolver, origin: dict[str, str]
+) -> Iterator[AccountConfig]:
+    path = Path(table.string("path")).expanduser()
+    if not path.is_absolute():
+        path = table.file.parent / path
+    if not path.is_file():
+        raise table.error("path", f"registry file {path} does not exist", "fix the path")
+    for row in read_registry(path):
+        if row.id in origin:
+            first = origin[row.id]
+            if not first.startswith("registry"):
+                first = f"{table.file}: {first}"
+            raise ConfigError(
+                path, row.where, f"account {row.id} is listed twice (also {first})", "remove one"
+            )
+        origin[row.id] = row.where
+        if row.app not in app_names:
+            raise ConfigError(path, row.where, *_unknown_app(row.app, app_names))
+        try:
+            token = resolver.resolve(row.token, base_dir=path.parent)
+        except SecretError as exc:
+            raise ConfigError(path, f"{row.where} token", exc.problem, exc.fix) from None
+        yield AccountConfig(row.id, row.app, token, row.label)
+
+
+def _unknown_app(app: str, app_names: list[str]) -> tuple[str, str]:
+    guess = closest(app, app_names)
+    problem = f'names app "{app}", which is not in [[apps]] ({", ".join(app_names)})'
+    return problem, f'use "{guess}"' if guess else "add that app to [[apps]]"

@@ -1,0 +1,458 @@
+"""``ig-collector daemon``: keep every account fresh, unattended, as repeated bounded runs.
+
+:class:`Daemon` loops: decide the next step (:func:`collector.planning.schedule.plan_cycle`),
+then call :func:`collector.engine.run.run_once` with the work of that step. It never
+collects anything itself; everything durable happens inside a bounded run, so
+the exactly-once guarantees of ``run`` hold here too.
+
+- **Refresh runs** re-fetch the fresh dates of the accounts due (every
+  ``refresh_interval``) and the lifetime snapshots of those due (every
+  ``lifetime_interval``). A changed value updates SQLite and appends an NDJSON
+  line; an unchanged one is not written (the writer's rule).
+- **History runs** fill ``backfill`` when nothing is due, and stop taking work
+  when the next refresh comes due (fresh data first, same budgets).
+- **Tokens** are checked with ``debug_token`` at start, daily and after every
+  reload; accounts on an invalid token (or one that answered code 190) pause
+  until a reload gives them another token.
+- **NDJSON** rotates between runs (:mod:`collector.storage.rotation`).
+- **Signals** (:meth:`Daemon.request_stop`, :meth:`Daemon.request_reload`):
+  SIGTERM/SIGINT stop taking work, let requests in flight finish for
+  ``grace_s``, commit and return 0 (a second one cancels at once); SIGHUP
+  reloads the config and registry between runs, keeping the old config if the
+  new one is bad.
+- A ``stats`` event every ``stats_interval`` (:mod:`collector.daemon.stats`).
+
+Schedule times are wall-clock unix seconds from the injected clock; the loop
+looks again at least every ``tick_s`` (real) seconds, so a test that moves its
+clock by hand sees the daemon follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import signal
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import structlog
+
+from collector.clock import Clock, SystemClock
+from collector.config.load import AccountConfig, Config, ConfigError, OutputSettings
+from collector.daemon.account_book import AccountBook
+from collector.daemon.stats import DaemonCounters, stats_fields
+from collector.daemon.tokens import check_tokens
+from collector.engine.run import LiveRun, RunWork, plan_specs, run_once
+from collector.engine.summary import RunSummary
+from collector.graph.pacific import pacific_date
+from collector.graph.transport import HttpTransport, Transport
+from collector.logs import REDACTOR
+from collector.pacing.budget_policy import BudgetPolicy
+from collector.pacing.retry import RetryPolicy
+from collector.planning.refresh import HistoryWork, RefreshWork
+from collector.planning.schedule import history_blocks, plan_cycle
+from collector.storage.files import file_size
+from collector.storage.rotation import rotation_target
+from collector.storage.sqlite import Store
+
+log = structlog.get_logger("collector.daemon.service")
+
+TOKEN_CHECK_INTERVAL_S = 86_400.0  # issue 5: every token at start and daily
+_MAX_BACKOFF_S = 300.0
+
+
+def _per_app(accounts: Iterable[AccountConfig]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for account in accounts:
+        counts[account.app] = counts.get(account.app, 0) + 1
+    return counts
+
+
+class Daemon:
+    """The scheduler around ``run_once``; :meth:`run` returns the process exit code.
+
+    ``reload`` loads the config again (SIGHUP; ``None``: reloads are refused);
+    ``transport``, ``policy`` and ``budget_policy`` go to every run (tests);
+    ``on_run`` is called with each run's kind and summary.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        reload: Callable[[], Config] | None = None,
+        clock: Clock | None = None,
+        transport: Transport | None = None,
+        policy: RetryPolicy | None = None,
+        budget_policy: BudgetPolicy | None = None,
+        tick_s: float = 1.0,
+        on_run: Callable[[str, RunSummary], None] | None = None,
+    ) -> None:
+        self._config = config
+        self._reload_config = reload
+        self._clock = clock or SystemClock()
+        self._given_transport = transport
+        self._transport: Transport | None = transport
+        self._policy = policy
+        self._budget_policy = budget_policy
+        self._tick = tick_s
+        self._on_run = on_run
+        self._book = AccountBook()
+        self._history_pending = True
+        self._history_not_before = 0.0
+        self._history_day: dt.date | None = None
+        self._token_check_at = 0.0
+        self._ndjson: Path | None = None  # the file the last run wrote
+        self._counters = DaemonCounters()
+        self._live: LiveRun | None = None
+        self._failures = 0
+        self._started = 0.0
+        self._stopping = False
+        self._reload_requested = False
+        self._stop = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._run_stop: asyncio.Event | None = None
+        self._main: asyncio.Task[object] | None = None
+
+    # -- control ------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop taking work and return after committing (a second call cancels at once)."""
+        if self._stopping and self._main is not None:
+            log.warning("daemon_cancelled", reason="second stop request")
+            self._main.cancel()
+            return
+        self._stopping = True
+        log.info("daemon_stopping", grace_s=self._config.daemon.grace_s)
+        self._stop.set()
+        if self._run_stop is not None:
+            self._run_stop.set()
+        self._wakeup.set()
+
+    def request_reload(self) -> None:
+        """Reload the config before the next run (a history run in progress stops early)."""
+        self._reload_requested = True
+        if self._run_stop is not None:
+            self._run_stop.set()
+        self._wakeup.set()
+
+    def wake(self) -> None:
+        """Look at the clock again now (tests that move it by hand)."""
+        self._wakeup.set()
+
+    def install_signals(self) -> None:
+        """SIGTERM and SIGINT stop, SIGHUP reloads (call from inside the running loop)."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    @property
+    def paused_accounts(self) -> list[str]:
+        """Accounts whose token is dead: no work for them until a reload changes it."""
+        return self._book.paused(self._config.accounts)
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped; 0 after a graceful stop."""
+        self._main = asyncio.current_task()
+        self._started = self._now()
+        REDACTOR.add(a.token for a in self._config.accounts)
+        REDACTOR.add(a.app_secret for a in self._config.apps if a.app_secret)
+        settings = self._config.daemon
+        log.info(
+            "daemon_started",
+            accounts=len(self._config.accounts),
+            refresh_interval_s=settings.refresh_interval_s,
+            lookback_days=settings.lookback_days,
+            backfill=str(settings.backfill),
+        )
+        stats_task = asyncio.create_task(self._stats_loop(), name="daemon-stats")
+        try:
+            await self._load_state()
+            while not self._stopping:
+                await self._step()
+        finally:
+            stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stats_task
+            log.info("stats", **self.stats())
+            if self._given_transport is None and isinstance(self._transport, HttpTransport):
+                await self._transport.close()
+            log.info("daemon_stopped", runs=self._counters.runs)
+        return 0
+
+    async def _step(self) -> None:
+        self._wakeup.clear()
+        try:
+            await self._next()
+            self._failures = 0
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a run or check that died: report, back off, go on
+            self._failures += 1
+            interval = self._config.daemon.refresh_interval_s
+            pause = min(_MAX_BACKOFF_S, interval, 5.0 * 2**self._failures)
+            log.error("run_failed", error=f"{type(error).__name__}: {error}", retry_in_s=pause)
+            await self._sleep_until(self._now() + pause, self._stop)
+
+    async def _next(self) -> None:
+        """One step: reload if asked, check tokens if due, then one run or a nap."""
+        if self._reload_requested:
+            await self._reload()
+        if self._now() >= self._token_check_at:
+            await self._check_tokens()
+        today = pacific_date(self._clock.now())
+        if today != self._history_day:  # a new day: the newest history block grew
+            self._history_day, self._history_pending, self._history_not_before = today, True, 0.0
+        settings = self._config.daemon
+        cycle = plan_cycle(
+            [a.id for a in self._config.accounts],
+            now=self._now(),
+            refreshed=self._book.refreshed,
+            lifetime_done=self._book.lifetime,
+            paused=set(self.paused_accounts),
+            refresh_interval_s=settings.refresh_interval_s,
+            lifetime_interval_s=settings.lifetime_interval_s,
+            history_pending=self._history_pending,
+            history_not_before=self._history_not_before,
+        )
+        if cycle.refresh or cycle.lifetime:
+            await self._refresh(cycle.refresh, cycle.lifetime)
+        elif cycle.history:
+            await self._history(cycle.preempt_at)
+        else:
+            wake = min(x for x in (cycle.wake_at, self._token_check_at) if x is not None)
+            await self._sleep_until(wake, self._wakeup)
+
+    async def _refresh(self, refresh: tuple[str, ...], lifetime: tuple[str, ...]) -> None:
+        started = self._now()
+        today = pacific_date(self._clock.now())
+        due = set(refresh) | set(lifetime)
+        accounts = [a for a in self._config.accounts if a.id in due]
+        work = RefreshWork(
+            plan_specs(self._config, today),
+            today,
+            self._config.daemon.lookback_days,
+            frozenset(refresh),
+            frozenset(lifetime),
+            {a.id: a.app for a in accounts},
+        )
+        await self._run(work, accounts, self._stop)
+        self._book.record_run(
+            started, refresh=refresh, lifetime=lifetime, succeeded=work.refreshed()
+        )
+
+    async def _history(self, preempt_at: float | None) -> None:
+        today = pacific_date(self._clock.now())
+        settings = self._config.daemon
+        blocks = history_blocks(settings.backfill.resolve(today), today, settings.lookback_days)
+        paused = set(self.paused_accounts)
+        accounts = [a for a in self._config.accounts if a.id not in paused]
+        if not blocks or not accounts:
+            self._history_pending = False
+            return
+        work = HistoryWork(plan_specs(self._config, today), today, blocks, _per_app(accounts))
+        stop = self._run_stop = asyncio.Event()
+        if self._stopping or self._reload_requested:
+            stop.set()
+        timer = asyncio.create_task(self._preempt(stop, preempt_at))
+        try:
+            await self._run(work, accounts, stop)
+        finally:
+            timer.cancel()
+            self._run_stop = None
+        if stop.is_set():
+            return  # stopped for a refresh, a reload or SIGTERM: resumes next time
+        if work.failed:
+            self._history_not_before = self._now() + settings.refresh_interval_s
+            log.warning("history_incomplete", failed=work.failed)
+        else:
+            self._history_pending = False
+            log.info(
+                "history_complete", first=blocks[-1][0].isoformat(), last=blocks[0][1].isoformat()
+            )
+
+    async def _run(
+        self, work: RunWork, accounts: list[AccountConfig], stop: asyncio.Event
+    ) -> RunSummary:
+        output = self._output()
+        config = dataclasses.replace(self._config, accounts=tuple(accounts), output=output)
+        try:
+            summary = await run_once(
+                config,
+                clock=self._clock,
+                transport=self._wire(),
+                policy=self._policy,
+                budget_policy=self._budget_policy,
+                work=work,
+                stop=stop,
+                grace_s=self._config.daemon.grace_s,
+                watch=self._watch,
+            )
+            usage = dict(self._live.pool.stats.app_usage_pct) if self._live else {}
+        finally:
+            self._live = None
+        self._ndjson = output.ndjson
+        self._counters.add(summary, usage)
+        self._pause_dead(summary, accounts)
+        if self._on_run is not None:
+            self._on_run(work.kind, summary)
+        return summary
+
+    def _watch(self, live: LiveRun) -> None:
+        self._live = live
+
+    def _output(self) -> OutputSettings:
+        """``[output]`` with the NDJSON file this run writes (rotation between runs)."""
+        output = self._config.output
+        if output.ndjson is None:
+            return output
+        base = output.ndjson.absolute()
+        current = self._ndjson
+        size = (file_size(current) or 0) if current is not None else 0
+        today_utc = self._clock.now().astimezone(dt.UTC).date()
+        target = rotation_target(base, self._config.daemon.rotate, current, size, today_utc)
+        if target != current:
+            log.info("ndjson_rotated", path=str(target), previous=str(current) if current else None)
+        return dataclasses.replace(output, ndjson=target)
+
+    # -- state, tokens, reloads -----------------------------------------------------
+
+    async def _load_state(self) -> None:
+        """Pick the schedule up where the SQLite file left it (a restart refreshes nothing early)."""
+        path = Path(self._config.output.sqlite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = await Store.open(path, clock=self._clock)
+        try:
+            rows = await store.freshness()
+            checkpoint = await store.checkpoint()
+        finally:
+            await store.close()
+        self._book.load(rows)
+        if checkpoint is not None and checkpoint.path is not None:
+            self._ndjson = Path(checkpoint.path)
+
+    async def _check_tokens(self) -> None:
+        self._token_check_at = self._now() + TOKEN_CHECK_INTERVAL_S
+        verdicts = await check_tokens(
+            self._config.accounts,
+            self._config.apps,
+            self._wire(),
+            now=self._now(),
+            warn_days=self._config.daemon.token_warn_days,
+        )
+        self._book.apply_verdicts(verdicts)
+        self._report_paused()
+
+    def _wire(self) -> Transport:
+        """The daemon's one HTTP client, kept across runs (recreated when [graph] changes)."""
+        if self._transport is None:
+            graph = self._config.graph
+            self._transport = HttpTransport(
+                graph.base_url,
+                graph.api_version,
+                timeout_s=graph.timeout_s,
+                token_in=graph.token_in,
+                pool_size=graph.concurrency,
+            )
+        return self._transport
+
+    def _pause_dead(self, summary: RunSummary, accounts: list[AccountConfig]) -> None:
+        """Tokens that answered code 190 in the run are dead until a reload replaces them."""
+        tokens = {a.id: a.token for a in accounts}
+        dead = [a for a, why in summary.failed_accounts.items() if why == "token_invalid"]
+        if self._book.mark_dead(tokens[a] for a in dead if a in tokens):
+            self._report_paused()
+
+    def _report_paused(self) -> None:
+        paused = self.paused_accounts
+        if paused:
+            log.warning("accounts_paused", count=len(paused), accounts=paused[:20])
+
+    async def _reload(self) -> None:
+        self._reload_requested = False
+        if self._reload_config is None:
+            log.warning("config_reload_failed", detail="this daemon cannot reload its config")
+            return
+        try:
+            new = self._reload_config()
+        except ConfigError as error:
+            log.error("config_reload_failed", detail=str(error), kept="the previous config")
+            return
+        except Exception as error:
+            detail = f"{type(error).__name__}: {error}"
+            log.error("config_reload_failed", detail=detail, kept="the previous config")
+            return
+        old = {a.id: a.token for a in self._config.accounts}
+        ids = {a.id for a in new.accounts}
+        added = [a.id for a in new.accounts if a.id not in old]
+        removed = [a for a in old if a not in ids]
+        changed = [a.id for a in new.accounts if a.id in old and old[a.id] != a.token]
+        if new.graph != self._config.graph and self._given_transport is None:
+            if isinstance(self._transport, HttpTransport):
+                await self._transport.close()
+            self._transport = None
+        moved = new.output.sqlite != self._config.output.sqlite
+        self._config = new
+        self._book.keep_only(new.accounts)
+        if moved:  # another SQLite file: its ledger says how fresh each account is
+            self._ndjson = None
+            await self._load_state()
+        self._history_pending, self._history_not_before = True, 0.0
+        REDACTOR.add(a.token for a in new.accounts)
+        REDACTOR.add(a.app_secret for a in new.apps if a.app_secret)
+        log.info(
+            "config_reloaded",
+            accounts=len(new.accounts),
+            added=len(added),
+            removed=len(removed),
+            tokens_changed=len(changed),
+        )
+        await self._check_tokens()
+
+    # -- time -----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    async def _sleep_until(self, at: float, event: asyncio.Event) -> None:
+        """Sleep until wall time ``at`` or until ``event`` is set, looking every tick."""
+        while not event.is_set() and (remaining := at - self._now()) > 0:
+            waiter = asyncio.ensure_future(event.wait())
+            sleeper = asyncio.ensure_future(self._clock.sleep(min(self._tick, remaining)))
+            try:
+                await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                sleeper.cancel()
+
+    async def _preempt(self, stop: asyncio.Event, at: float | None) -> None:
+        if at is None:
+            return
+        await self._sleep_until(at, stop)
+        if not stop.is_set():
+            log.info("history_paused", reason="refresh due")
+            stop.set()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await self._sleep_until(self._now() + self._config.daemon.stats_interval_s, self._stop)
+            if self._stop.is_set():
+                return
+            log.info("stats", **self.stats())
+
+    def stats(self) -> dict[str, object]:
+        """The fields of the ``stats`` event, now (see :mod:`collector.daemon.stats`)."""
+        paused = set(self.paused_accounts)
+        active = [a.id for a in self._config.accounts if a.id not in paused]
+        return stats_fields(
+            self._counters,
+            self._live,
+            lags_s=self._book.lags(active, self._now(), self._started),
+            paused=len(paused),
+            accounts=len(self._config.accounts),
+        )

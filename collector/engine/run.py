@@ -1,0 +1,393 @@
+"""One bounded run: config -> plan -> pool -> sinks -> summary.
+
+:func:`run_once` is the whole bulk pull; the CLI's ``run`` and ``demo`` call it,
+and a daemon calls it on a schedule. It plans lazily, one account at a time:
+when an account becomes active its requests are registered ``pending`` in the
+ledger and the ones already ``done`` or ``no_data`` are dropped, so re-running
+the same command sends only what is unfinished.
+
+The daemon drives it with three extra seams: ``work`` (a :class:`RunWork`: its
+own requests instead of ``[collect]``'s range, some sent whatever the ledger
+says), ``stop`` (an event: stop taking work, let requests in flight finish for
+``grace_s`` seconds, then cancel; what was answered is committed either way)
+and ``watch`` (sees the :class:`LiveRun` for its periodic stats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from collector.clock import Clock, SystemClock
+from collector.config.load import Config, resolve_range
+from collector.engine.dispatch import AccountRun
+from collector.engine.pool import AppSettings, Pool, RunStats
+from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
+from collector.graph.batch import BatchingTransport
+from collector.graph.pacific import pacific_date
+from collector.graph.transport import HttpTransport, Transport
+from collector.logs import REDACTOR
+from collector.model.outcome import Outcome
+from collector.pacing.budget_policy import BudgetPolicy
+from collector.pacing.retry import RetryPolicy
+from collector.planning.planner import (
+    AccountRef,
+    PlannedRequest,
+    PlanSpec,
+    count_requests,
+    plan_account,
+)
+from collector.storage.sqlite import Store
+from collector.storage.writer import SinkWriter, WriterStats
+
+log = structlog.get_logger("collector.engine.run")
+
+
+def plan_specs(config: Config, today: dt.date) -> dict[str, PlanSpec]:
+    """Per app name, the planner's input on the Pacific date ``today``.
+
+    Apps on the same API version share one spec: what ``[collect]`` selects for
+    that version (``collector.config.selection``), with the run's date range.
+    """
+    first, last = resolve_range(config.collect, today)
+    by_version: dict[str, PlanSpec] = {}
+    for version in config.versions():
+        chosen = config.collect.selection(version)
+        by_version[version] = PlanSpec(
+            version=version,
+            metrics=chosen.metrics,
+            periods=chosen.periods,
+            first=first,
+            last=last,
+            today=today,
+            timeframes=config.collect.timeframes,
+            breakdowns=chosen.breakdowns,
+        )
+    return {app.name: by_version[config.version_of(app.name)] for app in config.apps}
+
+
+def plan_spec(config: Config, today: dt.date, app: str | None = None) -> PlanSpec:
+    """The planner's input for ``app`` (default: the first app) on the Pacific ``today``."""
+    specs = plan_specs(config, today)
+    return specs[app or config.apps[0].name]
+
+
+def planned_requests(config: Config, specs: Mapping[str, PlanSpec]) -> dict[str, int]:
+    """Per app, how many requests its accounts' plans hold (by arithmetic)."""
+    counts: dict[str, int] = {}
+    for app, n in _accounts_per_app(config).items():
+        counts.update(count_requests({app: n}, specs[app]))
+    return counts
+
+
+def plan_minimum_seconds(
+    config: Config, spec: PlanSpec | Mapping[str, PlanSpec]
+) -> dict[str, float]:
+    """Per app, the least time its budget allows for the plan: requests / calls per second.
+
+    ``spec`` is one spec for every app, or one per app name (:func:`plan_specs`).
+    """
+    specs = spec if isinstance(spec, Mapping) else {app.name: spec for app in config.apps}
+    counts = planned_requests(config, specs)
+    return {app: n * 3600.0 / config.app(app).calls_per_hour for app, n in counts.items()}
+
+
+class RunWork(Protocol):
+    """What a bounded run collects instead of ``[collect]``'s range (the daemon's runs).
+
+    ``kind`` names the run in its log events; ``planned`` is how many requests
+    :meth:`requests` yields over the run's accounts.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def planned(self) -> int: ...
+
+    def requests(self, account: AccountRef) -> Iterable[PlannedRequest]:
+        """The account's requests, in the order they should be sent."""
+        ...
+
+    def always_send(self, request: PlannedRequest) -> bool:
+        """Whether ``request`` goes even when the ledger has it ``done`` or ``no_data``."""
+        ...
+
+    def observe(self, outcome: Outcome) -> None:
+        """Sees every outcome just before the writer takes it."""
+        ...
+
+
+@dataclass
+class _LedgerSource:
+    """Activates accounts for the pool: plan, register pending, drop finished work.
+
+    Once ``stop`` is set, accounts get no more requests (those handed out finish).
+    """
+
+    store: Store
+    specs: Mapping[str, PlanSpec]  # by app name
+    work: RunWork | None = None
+    stop: asyncio.Event | None = None
+    skipped: int = 0
+
+    async def activate(self, account: AccountRun) -> None:
+        if self.stop is not None and self.stop.is_set():
+            account.requests = iter(())
+            return
+        ref = AccountRef(account.id, account.app)
+        work = self.work
+        if work is None:
+            requests = list(plan_account(ref, self.specs[account.app]))
+        else:
+            requests = list(work.requests(ref))
+        await self.store.register_pending(requests)
+        finished = await self.store.finished_keys(account.id)
+        todo = [
+            r
+            for r in requests
+            if r.key not in finished or (work is not None and work.always_send(r))
+        ]
+        self.skipped += len(requests) - len(todo)
+        account.requests = iter(todo) if self.stop is None else self._until_stop(iter(todo))
+
+    def _until_stop(self, requests: Iterator[PlannedRequest]) -> Iterator[PlannedRequest]:
+        for request in requests:
+            if self.stop is not None and self.stop.is_set():
+                return
+            yield request
+
+
+@dataclass
+class LiveRun:
+    """A run in progress, as a watcher sees it (the daemon's ``stats`` event)."""
+
+    planned: int
+    pool: Pool
+    writer: SinkWriter
+    source: _LedgerSource
+
+    @property
+    def remaining(self) -> int:
+        """Requests of the run not yet answered (nor skipped as finished)."""
+        finished = sum(self.pool.stats.outcomes.values()) + self.source.skipped
+        return max(0, self.planned - finished)
+
+
+async def run_once(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    progress: ProgressFactory | None = None,
+    writer_hook: Callable[[str], None] | None = None,
+    policy: RetryPolicy | None = None,
+    deadline_s: float | None = None,
+    budget_policy: BudgetPolicy | None = None,
+    work: RunWork | None = None,
+    stop: asyncio.Event | None = None,
+    grace_s: float = 30.0,
+    watch: Callable[[LiveRun], None] | None = None,
+) -> RunSummary:
+    """Collect everything ``config`` asks for; returns the run's summary.
+
+    ``transport`` replaces the HTTP client (tests); ``writer_hook`` is the sink
+    writer's crash-test seam; ``policy`` replaces the default retry policy;
+    past ``deadline_s`` seconds no retry is scheduled (the request fails instead);
+    ``budget_policy`` replaces the adaptive budget's defaults (tests scale it to
+    the emulator's shortened windows). ``work``, ``stop``, ``grace_s`` and
+    ``watch`` are the daemon's seams (see the module docstring).
+    """
+    clock = clock or SystemClock()
+    REDACTOR.add(a.token for a in config.accounts)
+    REDACTOR.add(a.app_secret for a in config.apps if a.app_secret)
+    started = time.monotonic()
+    today = pacific_date(clock.now())
+    specs = plan_specs(config, today)
+    minimum = plan_minimum_seconds(config, specs)
+    planned = sum(planned_requests(config, specs).values())
+    first, last = resolve_range(config.collect, today)
+    span = {"first": first.isoformat(), "last": last.isoformat()}
+    if work is not None:
+        planned, span = work.planned, {"work": work.kind}
+    log.info(
+        "run_started",
+        accounts=len(config.accounts),
+        planned=planned,
+        **span,
+        api_version=",".join(config.versions()),
+    )
+    sqlite = Path(config.output.sqlite)
+    ndjson = Path(config.output.ndjson) if config.output.ndjson else None
+    for path in (sqlite, ndjson):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    store = await Store.open(sqlite, clock=clock)
+    try:
+        writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)
+        await writer.start()
+        source = _LedgerSource(store, specs, work, stop)
+        reporter = progress(planned) if progress is not None else None
+        own_transport = transport is None
+        http = transport or HttpTransport(
+            config.graph.base_url,
+            config.graph.api_version,
+            timeout_s=config.graph.timeout_s,
+            token_in=config.graph.token_in,
+            pool_size=config.graph.concurrency,
+        )
+        wire: Transport = http
+        if config.graph.batch_size > 1 and isinstance(http, HttpTransport):
+            # Batch mode (SPEC 7): requests in flight together share one POST.
+            wire = BatchingTransport(http, batch_size=config.graph.batch_size, clock=clock)
+        try:
+            if isinstance(http, HttpTransport):
+                await http.start()
+            pool = Pool(
+                transport=wire,
+                emit=writer.put if work is None else _observed(work, writer),
+                source=source,
+                apps={
+                    app.name: AppSettings(
+                        app.name,
+                        app.calls_per_hour,
+                        app.concurrency,
+                        app.app_secret,
+                        config.version_of(app.name),
+                    )
+                    for app in config.apps
+                },
+                accounts=_account_runs(config),
+                clock=clock,
+                version=config.graph.api_version,
+                concurrency=config.graph.concurrency,
+                policy=policy,
+                deadline_s=deadline_s,
+                budget_policy=budget_policy,
+                progress=_progress_hook(reporter, source) if reporter else None,
+            )
+            if watch is not None:
+                watch(LiveRun(planned, pool, writer, source))
+            stats = await _run_pool(pool, stop, grace_s)
+        finally:
+            if isinstance(wire, BatchingTransport):
+                await wire.close()
+            if own_transport and isinstance(http, HttpTransport):
+                await http.close()
+            if reporter:
+                reporter.close()
+        await writer.close()
+        written = writer.stats
+    finally:
+        await store.close()
+    summary = _summary(
+        stats, planned, source.skipped, minimum, written, time.monotonic() - started, config
+    )
+    log.info("run_summary", **summary.event_fields())
+    return summary
+
+
+def _observed(work: RunWork, writer: SinkWriter) -> Callable[[Outcome], Awaitable[None]]:
+    async def emit(outcome: Outcome) -> None:
+        work.observe(outcome)
+        await writer.put(outcome)
+
+    return emit
+
+
+async def _run_pool(pool: Pool, stop: asyncio.Event | None, grace_s: float) -> RunStats:
+    """Run the pool to its end or, once ``stop`` is set, for ``grace_s`` more seconds.
+
+    After ``stop`` no new request is handed out (see :class:`_LedgerSource`);
+    requests in flight and queued retries get the grace period, measured in
+    real seconds because it waits for the network. Then the pool is cancelled:
+    what it answered is already queued for the writer, which commits it; the
+    requests cut short stay ``pending`` and are sent by a later run.
+    """
+    if stop is None:
+        return await pool.run()
+    task = asyncio.ensure_future(pool.run())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            done, _ = await asyncio.wait({task}, timeout=grace_s)
+            if not done:
+                log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        raise error
+    return pool.stats
+
+
+def _accounts_per_app(config: Config) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for account in config.accounts:
+        counts[account.app] = counts.get(account.app, 0) + 1
+    return counts
+
+
+def _account_runs(config: Config) -> dict[str, Callable[[], Iterator[AccountRun]]]:
+    def runs(app: str) -> Callable[[], Iterator[AccountRun]]:
+        def generate() -> Iterator[AccountRun]:
+            for account in config.accounts:
+                if account.app == app:
+                    yield AccountRun(account.id, account.app, account.token, account.label)
+
+        return generate
+
+    return {app.name: runs(app.name) for app in config.apps}
+
+
+def _progress_hook(progress: ProgressReporter, source: _LedgerSource) -> Callable[[RunStats], None]:
+    def update(stats: RunStats) -> None:
+        finished = sum(stats.outcomes.values()) + source.skipped
+        progress.update(finished, stats.outcomes.get("failed", 0))
+
+    return update
+
+
+def _summary(
+    stats: RunStats,
+    planned: int,
+    skipped: int,
+    minimum: dict[str, float],
+    written: WriterStats,
+    duration: float,
+    config: Config,
+) -> RunSummary:
+    return RunSummary(
+        planned=planned,
+        skipped_finished=skipped,
+        calls=stats.calls,
+        calls_by_app=dict(stats.calls_by_app),
+        plan_minimum_s=minimum,
+        points_written=written.points_written,
+        points_unchanged=written.points_unchanged,
+        no_data=stats.outcomes.get("no_data", 0),
+        done=stats.outcomes.get("done", 0),
+        failed=stats.outcomes.get("failed", 0),
+        failures=dict(stats.failures),
+        failed_accounts=dict(stats.failed_accounts),
+        rejected_metrics=dict(stats.rejected_metrics),
+        retries=dict(stats.retries),
+        throttled=dict(stats.throttled),
+        duration_s=duration,
+        ndjson=str(config.output.ndjson) if config.output.ndjson else None,
+        sqlite=str(config.output.sqlite),
+    )

@@ -1,0 +1,120 @@
+"""The records of what became of planned requests: outcomes, ledger rows, the checkpoint.
+
+An :class:`Outcome` is what the worker pool hands the sink writer for one
+planned request. It is the unit the ledger tracks: its ``key`` is the
+planner's ``PlannedRequest.key``, and one outcome moves one ledger row to
+``done``, ``no_data`` or ``failed`` in the same transaction that stores its
+points. The other types are what :mod:`collector.storage.sqlite` reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+from collector.model.records import Point
+
+OutcomeState = Literal["done", "no_data", "failed"]
+STATES: Final = ("pending", "done", "no_data", "failed")  # every ledger state
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one planned request after all its attempts.
+
+    ``points`` is empty for ``no_data`` and ``failed``. ``since``/``until`` are the
+    request's Unix edges (``None`` for requests without a range). ``attempts``
+    counts the HTTP attempts made for it in this run. ``reason`` says why a
+    request failed (e.g. ``"code 100"``); it never contains a token.
+    """
+
+    key: str
+    account_id: str
+    app: str
+    metrics: tuple[str, ...]
+    period: str
+    since: int | None
+    until: int | None
+    state: OutcomeState
+    points: tuple[Point, ...]
+    attempts: int
+    reason: str | None = None
+
+
+class WindowLike(Protocol):
+    """The Unix edges of a planned request's window (the planner's ``Window``)."""
+
+    @property
+    def since(self) -> int: ...
+
+    @property
+    def until(self) -> int: ...
+
+
+class PlannedLike(Protocol):
+    """What the ledger needs of a planned request (the planner's ``PlannedRequest``)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def app(self) -> str: ...
+
+    @property
+    def metrics(self) -> tuple[str, ...]: ...
+
+    @property
+    def period(self) -> str: ...
+
+    @property
+    def window(self) -> WindowLike | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """How far the NDJSON file is committed: ``path`` ``None`` means no NDJSON sink."""
+
+    path: str | None
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row as stored."""
+
+    key: str
+    account_id: str
+    app: str
+    metrics: tuple[str, ...]
+    period: str
+    since: int | None
+    until: int | None
+    state: str
+    attempts: int
+    reason: str | None
+    points: int
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLedger:
+    """Ledger counts of one account: ``counts`` has every state of :data:`STATES`."""
+
+    account_id: str
+    counts: Mapping[str, int]
+    failures: Mapping[str, int]  # failure reason -> requests that failed with it
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSummary:
+    """Per-account ledger counts, sorted by account id (for ``ig-collector status``)."""
+
+    accounts: tuple[AccountLedger, ...]
+
+    def totals(self) -> dict[str, int]:
+        """Requests per state over all accounts."""
+        return {s: sum(a.counts[s] for a in self.accounts) for s in STATES}

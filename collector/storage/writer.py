@@ -1,0 +1,351 @@
+"""The single writer task: batches outcomes and commits them to SQLite and NDJSON exactly once.
+
+One commit of a batch (the order is the whole point):
+
+1. :meth:`Store.begin_batch`: BEGIN; stage the points; find the new or changed
+   ones set-wise; upsert them; update the batch's ledger rows.
+2. Encode exactly those points as NDJSON, append them to the file, flush and
+   fsync: this gives the new offset.
+3. :meth:`Batch.commit` with the new offset as the checkpoint: COMMIT.
+
+A SIGKILL before 3's COMMIT leaves SQLite rolled back and the file with bytes
+past the committed offset, which :func:`resume_offset` and
+:meth:`AppendFile.open` cut off at the next start; after 3 both sinks agree.
+Unfinished requests are sent again on the next run, and points whose value is
+unchanged are not written again, so each point (identity, value) reaches the
+NDJSON file exactly once; a changed value appends a line with a later
+``fetched_at`` (readers keep the last line per identity).
+
+Which NDJSON file a SQLite file may continue (see :func:`resume_offset`): the
+checkpoint names the file the last writer appended to. A writer that starts on
+another file first cuts the named one back to its committed offset (the
+daemon's rotation switches files this way, between runs). A non-empty file is
+continued only when the checkpoint names it; otherwise the writer refuses to
+start (:class:`SinkMismatchError`), because appending would either duplicate
+points or leave the file missing some. A missing or empty file may always be
+started: it then holds the points that are new or changed from now on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from collector.clock import Clock
+from collector.model.outcome import Outcome
+from collector.storage.files import AppendFile, file_size
+from collector.storage.ndjson import encode_points
+from collector.storage.sqlite import Batch, Checkpoint, Store
+
+log = structlog.get_logger(__name__)
+
+
+class _Timeout:
+    """No outcome arrived before the batch's deadline."""
+
+
+class SinkMismatchError(Exception):
+    """The NDJSON file and the SQLite file do not belong together; nothing was written."""
+
+
+class WriterFailedError(Exception):
+    """The writer task died; the outcomes not yet committed are not stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """Counts since :meth:`SinkWriter.start`, for the run summary."""
+
+    batches: int = 0
+    outcomes: int = 0
+    points_written: int = 0  # new or changed: upserted and appended to NDJSON
+    points_unchanged: int = 0  # same value as stored: left alone
+    done: int = 0
+    no_data: int = 0
+    failed: int = 0
+
+
+def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, db: Path) -> int:
+    """Where appending to the NDJSON file at ``path`` (``size`` bytes, ``None``: absent) resumes.
+
+    Returns the committed offset to cut the file back to (0 for a file started
+    afresh). Raises :class:`SinkMismatchError` when the file holds bytes the
+    checkpoint of ``db`` does not vouch for, or less than it committed.
+    """
+    name = str(path)
+    if checkpoint is None or checkpoint.path != name:
+        if not size:
+            return 0
+        last = (
+            "no NDJSON file" if checkpoint is None or checkpoint.path is None else checkpoint.path
+        )
+        raise SinkMismatchError(
+            f"{path} already holds {size} bytes, but {db} last wrote to {last}; "
+            f"fix: use the SQLite file that wrote {path}, or give a new NDJSON path"
+        )
+    if size is None:
+        if checkpoint.offset == 0:
+            return 0
+        raise SinkMismatchError(
+            f"{path} is missing, but {db} committed {checkpoint.offset} bytes to it; "
+            "fix: restore the file, or give a new NDJSON path (it will hold only new or changed"
+            " points)"
+        )
+    if size < checkpoint.offset:
+        raise SinkMismatchError(
+            f"{path} holds {size} bytes, fewer than the {checkpoint.offset} that {db} committed; "
+            "fix: restore the file, or give a new NDJSON path (it will hold only new or changed"
+            " points)"
+        )
+    return checkpoint.offset
+
+
+def _cut_uncommitted(path: Path, offset: int) -> None:
+    """Cut ``path`` back to its committed ``offset`` if it holds more (missing: nothing)."""
+    size = file_size(path)
+    if size is not None and size > offset:
+        AppendFile.open(path, offset).close()
+        log.warning("ndjson_truncated", path=str(path), offset=offset, dropped=size - offset)
+
+
+class SinkWriter:
+    """The one task that writes: ``start``, then ``put`` outcomes, then ``close``.
+
+    A batch is committed when it holds ``max_outcomes`` outcomes or
+    ``max_points`` points, or ``max_delay`` seconds (of ``clock``) after its
+    first outcome arrived. ``put`` waits while ``queue_size`` outcomes or
+    ``max_queued_points`` points are queued (backpressure: the points bound keeps
+    memory flat whatever the size of the answers; one outcome is always let in
+    when nothing is queued) and raises :class:`WriterFailedError` once the task
+    has died. ``ndjson`` ``None`` writes SQLite only. The store stays open
+    after :meth:`close`; its owner closes it.
+
+    ``stage_hook`` is a test seam: it is called with ``"staged"``,
+    ``"appended"`` and ``"committed"`` around each commit's steps (crash tests
+    kill the process there).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        ndjson: Path | None,
+        clock: Clock,
+        *,
+        max_outcomes: int = 200,
+        max_points: int = 5_000,
+        max_delay: float = 0.2,
+        queue_size: int = 1_000,
+        max_queued_points: int = 50_000,
+        stage_hook: Callable[[str], None] | None = None,
+    ) -> None:
+        if min(max_outcomes, max_points, queue_size, max_queued_points) < 1 or max_delay < 0:
+            raise ValueError("batch limits and queue size must be positive")
+        self._store = store
+        self._ndjson = None if ndjson is None else ndjson.absolute()
+        self._clock = clock
+        self._max_outcomes = max_outcomes
+        self._max_points = max_points
+        self._max_delay = max_delay
+        self._queue: asyncio.Queue[Outcome | None] = asyncio.Queue(queue_size)
+        self._max_queued_points = max_queued_points
+        self._queued_points = 0  # points of the outcomes in the queue
+        self._room = asyncio.Event()  # set when the queued points fall under the bound
+        self._hook = stage_hook or (lambda _stage: None)
+        self._file: AppendFile | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stats = WriterStats()
+
+    @property
+    def stats(self) -> WriterStats:
+        return self._stats
+
+    @property
+    def backlog(self) -> int:
+        """Outcomes queued and not yet taken into a batch."""
+        return self._queue.qsize()
+
+    @property
+    def saturated(self) -> bool:
+        """Whether the queue is full: the dispatcher should take no more work."""
+        return self._queue.full() or self._queued_points >= self._max_queued_points
+
+    async def start(self) -> None:
+        """Open the NDJSON file (cutting uncommitted bytes) and start the writer task.
+
+        Raises :class:`SinkMismatchError` if the NDJSON file does not belong to
+        the store (see :func:`resume_offset`); nothing is written then.
+        """
+        if self._task is not None:
+            raise RuntimeError("writer already started")
+        if self._ndjson is not None:
+            path = self._ndjson
+            checkpoint = await self._store.checkpoint()
+            if checkpoint is not None and checkpoint.path not in (None, str(path)):
+                # Switching files (daemon rotation, or a new --ndjson): the old file
+                # may end in bytes of a commit that never finished; cut them first.
+                await asyncio.to_thread(_cut_uncommitted, Path(checkpoint.path), checkpoint.offset)
+            size = file_size(path)
+            offset = resume_offset(checkpoint, path, size, self._store.path)
+            self._file = await asyncio.to_thread(AppendFile.open, path, offset)
+            if size is not None and size > offset:
+                log.warning(
+                    "ndjson_truncated", path=str(path), offset=offset, dropped=size - offset
+                )
+            await self._store.set_checkpoint(Checkpoint(str(path), offset))
+        else:
+            await self._store.set_checkpoint(Checkpoint(None, 0))
+        self._task = asyncio.create_task(self._run(), name="sink-writer")
+
+    async def put(self, outcome: Outcome) -> None:
+        """Queue ``outcome`` for the next batch, waiting while the queue is full."""
+        while self._queued_points >= self._max_queued_points:
+            await self._wait_for_room()
+        self._queued_points += len(outcome.points)
+        await self._enqueue(outcome)
+
+    async def _wait_for_room(self) -> None:
+        """Wait until the writer takes queued points, or raise if the task dies meanwhile."""
+        task = self._check_running()
+        self._room.clear()
+        waiter = asyncio.ensure_future(self._room.wait())
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            waiter.cancel()
+            self._check_running()  # raises: the task died while we waited
+
+    def _taken(self, item: Outcome | None) -> Outcome | None:
+        """Account for ``item`` leaving the queue (into a batch); returns it."""
+        if item is not None:
+            self._queued_points -= len(item.points)
+            if self._queued_points < self._max_queued_points:
+                self._room.set()
+        return item
+
+    async def close(self) -> None:
+        """Commit everything queued, stop the task and close the NDJSON file.
+
+        Raises :class:`WriterFailedError` if the task died (its cause attached).
+        """
+        task = self._task
+        try:
+            if task is not None:
+                if not task.done():
+                    with contextlib.suppress(WriterFailedError):
+                        await self._enqueue(None)  # the stop marker
+                    await asyncio.wait({task})
+                if task.cancelled() or task.exception() is not None:
+                    self._check_running()  # raises, with the cause attached
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    async def _enqueue(self, item: Outcome | None) -> None:
+        """Put ``item`` on the queue, or raise if the task dies while we wait for room."""
+        task = self._check_running()
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        putter = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not putter.done():
+            putter.cancel()
+            self._check_running()  # raises: the task died while we waited
+        await putter
+
+    def _check_running(self) -> asyncio.Task[None]:
+        """The writer task; raises :class:`WriterFailedError` if it has stopped."""
+        task = self._task
+        if task is None:
+            raise RuntimeError("writer not started")
+        if task.done():
+            cause = None if task.cancelled() else task.exception()
+            raise WriterFailedError(
+                "the sink writer stopped; uncommitted outcomes are lost"
+            ) from cause
+        return task
+
+    async def _run(self) -> None:
+        while True:
+            first = self._taken(await self._queue.get())
+            if first is None:
+                return
+            batch, stop = await self._collect(first)
+            await self._commit(batch)
+            if stop:
+                return
+
+    async def _collect(self, first: Outcome) -> tuple[list[Outcome], bool]:
+        """Gather a batch after ``first``; also says whether the stop marker came."""
+        batch = [first]
+        points = len(first.points)
+        deadline = self._clock.monotonic() + self._max_delay
+        while len(batch) < self._max_outcomes and points < self._max_points:
+            if not self._queue.empty():
+                item = self._taken(self._queue.get_nowait())
+            else:
+                got = await self._get_within(deadline - self._clock.monotonic())
+                if isinstance(got, _Timeout):
+                    break
+                item = self._taken(got)
+            if item is None:
+                return batch, True
+            batch.append(item)
+            points += len(item.points)
+        return batch, False
+
+    async def _get_within(self, wait: float) -> Outcome | _Timeout | None:
+        """The next queued item, or a :class:`_Timeout` after ``wait`` clock seconds."""
+        if wait <= 0:
+            return _Timeout()
+        getter = asyncio.ensure_future(self._queue.get())
+        sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+        try:
+            await asyncio.wait({getter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            getter.cancel()  # a no-op if it already got an item
+            # Let it finish unwinding: a cancelled Queue.get leaves the item queued.
+            await asyncio.wait({getter})
+        if getter.cancelled():
+            return _Timeout()
+        return getter.result()
+
+    async def _commit(self, outcomes: list[Outcome]) -> None:
+        tx: Batch = await self._store.begin_batch(outcomes)
+        file = self._file
+        before = None if file is None else file.offset
+        try:
+            self._hook("staged")
+            checkpoint = None
+            if file is not None:
+                offset = await asyncio.to_thread(file.append, encode_points(tx.changed))
+                checkpoint = Checkpoint(str(file.path), offset)
+            self._hook("appended")
+            await tx.commit(checkpoint)
+        except BaseException:
+            await tx.rollback()
+            if file is not None and before is not None and file.offset != before:
+                await asyncio.to_thread(file.truncate, before)
+            raise
+        self._hook("committed")
+        self._count(outcomes, tx)
+
+    def _count(self, outcomes: list[Outcome], tx: Batch) -> None:
+        s = self._stats
+        states = [o.state for o in outcomes]
+        self._stats = WriterStats(
+            batches=s.batches + 1,
+            outcomes=s.outcomes + len(outcomes),
+            points_written=s.points_written + len(tx.changed),
+            points_unchanged=s.points_unchanged + tx.unchanged,
+            done=s.done + states.count("done"),
+            no_data=s.no_data + states.count("no_data"),
+            failed=s.failed + states.count("failed"),
+        )
+        log.debug("sink_batch_committed", outcomes=len(outcomes), written=len(tx.changed))
