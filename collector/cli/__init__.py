@@ -1,1 +1,1 @@
-"""cli"""
+"""The shell's door: ig-collector's commands and the demo."""

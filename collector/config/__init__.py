@@ -1,1 +1,1 @@
-"""config"""
+"""What the user asked: the TOML config and account registry, parsed once into frozen dataclasses."""

@@ -1,1 +1,1 @@
-"""daemon"""
+"""Staying fresh: repeated bounded runs, token health, the account book and the stats event."""

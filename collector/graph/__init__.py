@@ -1,1 +1,1 @@
-"""graph"""
+"""What Meta's Graph API is: the metric catalogue, Pacific days, usage headers, answers, the HTTP transport and batches."""

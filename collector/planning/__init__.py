@@ -1,1 +1,1 @@
-"""planning"""
+"""Which requests: windows the API accepts, the daemon's schedule, freshness and refresh work."""

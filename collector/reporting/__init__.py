@@ -1,1 +1,1 @@
-"""reporting"""
+"""Telling the user: the run summary table, the progress line and the plan report."""
