@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Final, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -75,7 +78,12 @@ class ManualClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._mono + seconds, future))
-        await future
+        try:
+            await future
+        finally:
+            if not future.done():  # cancelled: forget it now, not at its deadline
+                future.cancel()
+            self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
 
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed."""
@@ -86,3 +94,49 @@ class ManualClock:
         for _, future in due:
             if not future.done():
                 future.set_result(None)
+
+
+class TimedOut:
+    """The value :func:`within` returns when the clock ran out first (one instance)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TIMED_OUT"
+
+
+TIMED_OUT: Final = TimedOut()
+
+
+async def within(clock: Clock, awaitable: Awaitable[T], timeout_s: float | None) -> T | TimedOut:
+    """``awaitable``'s result, or :data:`TIMED_OUT` once ``timeout_s`` of ``clock`` pass first.
+
+    The one "wait for this or until the clock says so" of the collector: every
+    wait reads the injected clock, so tests move time by hand. ``None`` waits
+    without a limit; ``<= 0`` still lets a ready awaitable finish. On a timeout,
+    or when the caller is cancelled, the awaitable is cancelled and awaited
+    before this returns or re-raises, so nothing is left running. A result that
+    is ready when the time runs out wins over the timeout. An exception of the
+    awaitable propagates.
+    """
+    task = asyncio.ensure_future(awaitable)
+    if timeout_s is None:
+        return await task
+    sleeper = asyncio.ensure_future(clock.sleep(timeout_s))
+    try:
+        await asyncio.wait({task, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        if not task.done():
+            task.cancel()
+        await asyncio.wait({task, sleeper})
+    if task.cancelled():
+        return TIMED_OUT
+    return task.result()
+
+
+async def wait_event(clock: Clock, event: asyncio.Event, timeout_s: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout_s`` of ``clock`` pass; ``True`` if it was set."""
+    if event.is_set():
+        return True
+    return not isinstance(await within(clock, event.wait(), timeout_s), TimedOut)

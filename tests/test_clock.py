@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 import time
 
-from collector.clock import FixedWallClock, ManualClock, SystemClock
+import pytest
+
+from collector.clock import TIMED_OUT, FixedWallClock, ManualClock, SystemClock, wait_event, within
 
 START = dt.datetime(2024, 3, 10, 9, 0, tzinfo=dt.UTC)
 
@@ -114,3 +116,89 @@ def test_fixed_wall_clock_starts_at_its_pin_and_moves_with_real_time() -> None:
     time.sleep(0.02)
     elapsed = (clock.now() - START).total_seconds()
     assert 0.02 <= elapsed < 5
+
+
+async def test_within_returns_the_result_when_it_comes_first() -> None:
+    """within() gives the awaitable's result when it finishes before the clock runs out."""
+    clock = ManualClock(START)
+    event = asyncio.Event()
+
+    async def value() -> int:
+        await event.wait()
+        return 7
+
+    waiter = asyncio.ensure_future(within(clock, value(), 10.0))
+    await settle()
+    event.set()
+    assert await waiter == 7
+
+
+async def test_within_times_out_on_the_clock_and_cancels_the_awaitable() -> None:
+    """within() returns TIMED_OUT when the clock passes the limit, and the awaitable is cancelled."""
+    clock = ManualClock(START)
+    started = asyncio.Event()
+    cancelled = []
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    waiter = asyncio.ensure_future(within(clock, forever(), 5.0))
+    await started.wait()
+    clock.advance(4.9)
+    await settle()
+    assert not waiter.done()
+    clock.advance(0.1)
+    assert await waiter is TIMED_OUT
+    assert cancelled == [True]
+
+
+async def test_within_cancelled_leaves_nothing_running() -> None:
+    """Cancelling the caller of within() cancels the awaitable and forgets the clock's sleeper."""
+    clock = ManualClock(START)
+    inner = asyncio.ensure_future(asyncio.Event().wait())
+    waiter = asyncio.ensure_future(within(clock, inner, 30.0))
+    await settle()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert inner.cancelled()
+    assert clock._sleepers == []
+
+
+async def test_within_propagates_the_awaitables_error() -> None:
+    """An exception raised by the awaitable reaches the caller of within()."""
+
+    async def broken() -> None:
+        raise LookupError("boom")
+
+    with pytest.raises(LookupError, match="boom"):
+        await within(ManualClock(START), broken(), 1.0)
+
+
+async def test_wait_event_says_whether_the_event_was_set() -> None:
+    """wait_event() is True when the event is set in time and False when the clock runs out."""
+    clock = ManualClock(START)
+    event = asyncio.Event()
+    late = asyncio.ensure_future(wait_event(clock, event, 2.0))
+    await settle()
+    clock.advance(2.0)
+    assert await late is False
+    soon = asyncio.ensure_future(wait_event(clock, event, 2.0))
+    await settle()
+    event.set()
+    assert await soon is True
+
+
+async def test_cancelled_sleeper_is_forgotten_at_once() -> None:
+    """A ManualClock sleep that is cancelled leaves no sleeper behind until its deadline."""
+    clock = ManualClock(START)
+    sleeper = asyncio.ensure_future(clock.sleep(100.0))
+    await settle()
+    sleeper.cancel()
+    await asyncio.gather(sleeper, return_exceptions=True)
+    assert clock._sleepers == []

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import structlog
 
-from collector.clock import Clock, SystemClock
+from collector.clock import Clock, SystemClock, wait_event
 from collector.config.load import AccountConfig, Config, ConfigError, OutputSettings
 from collector.daemon.account_book import AccountBook
 from collector.daemon.stats import DaemonCounters, stats_fields
@@ -422,13 +422,7 @@ class Daemon:
     async def _sleep_until(self, at: float, event: asyncio.Event) -> None:
         """Sleep until wall time ``at`` or until ``event`` is set, looking every tick."""
         while not event.is_set() and (remaining := at - self._now()) > 0:
-            waiter = asyncio.ensure_future(event.wait())
-            sleeper = asyncio.ensure_future(self._clock.sleep(min(self._tick, remaining)))
-            try:
-                await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiter.cancel()
-                sleeper.cancel()
+            await wait_event(self._clock, event, min(self._tick, remaining))
 
     async def _preempt(self, stop: asyncio.Event, at: float | None) -> None:
         if at is None:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from collector.clock import Clock
+from collector.clock import Clock, wait_event
 from collector.model.outcome import Outcome
 from collector.planning.planner import PlannedRequest
 
@@ -254,16 +254,7 @@ class Lane:
             await self._emit(failed_outcome(job.request, reason, attempts=job.attempts))
 
     async def _wait(self, changed: asyncio.Event, timeout: float | None) -> None:
-        if timeout is None:
-            await changed.wait()
-            return
-        waiter = asyncio.ensure_future(changed.wait())
-        sleeper = asyncio.ensure_future(self._clock.sleep(max(0.0, timeout)))
-        try:
-            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            sleeper.cancel()
+        await wait_event(self._clock, changed, timeout)
 
 
 def failed_outcome(request: PlannedRequest, reason: str, *, attempts: int) -> Outcome:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import structlog
 
-from collector.clock import Clock
+from collector.clock import Clock, TimedOut, within
 from collector.model.outcome import Outcome
 from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
@@ -303,18 +303,9 @@ class SinkWriter:
         """The next queued item, or a :class:`_Timeout` after ``wait`` clock seconds."""
         if wait <= 0:
             return _Timeout()
-        getter = asyncio.ensure_future(self._queue.get())
-        sleeper = asyncio.ensure_future(self._clock.sleep(wait))
-        try:
-            await asyncio.wait({getter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            getter.cancel()  # a no-op if it already got an item
-            # Let it finish unwinding: a cancelled Queue.get leaves the item queued.
-            await asyncio.wait({getter})
-        if getter.cancelled():
-            return _Timeout()
-        return getter.result()
+        # A Queue.get cancelled by the timeout leaves its item queued (within awaits it).
+        got = await within(self._clock, self._queue.get(), wait)
+        return _Timeout() if isinstance(got, TimedOut) else got
 
     async def _commit(self, outcomes: list[Outcome]) -> None:
         tx: Batch = await self._store.begin_batch(outcomes)
