@@ -2,6 +2,8 @@
 
     CollectorError
     ├── UsageError                 bad command line / config (exit 2)
+    ├── OutputError                a store or NDJSON file that cannot be used (exit 2)
+    ├── StoreFailed                the store or its writer failed during a run (exit 1)
     └── GraphError                 a Graph API call did not give usable data
         ├── TransportError         no trustworthy answer: retry
         │   ├── RequestTimeout     the answer did not arrive in time
@@ -32,6 +34,22 @@ class CollectorError(Exception):
 
 class UsageError(CollectorError):
     """The command line or its inputs cannot be used; exit code 2."""
+
+
+class OutputError(CollectorError):
+    """An output (the store, an NDJSON file) that cannot be used as asked; exit code 2.
+
+    Raised before any request is sent: a path that is a directory, a file that is
+    not one of ours, a read-only location, a store and an NDJSON file that disagree.
+    The message names the path and the fix.
+    """
+
+
+class StoreFailed(CollectorError):
+    """The store or the sink writer failed while a run was under way; exit code 1.
+
+    What was committed before stays committed; the rest stays pending for the next run.
+    """
 
 
 class GraphError(CollectorError):

@@ -44,6 +44,7 @@ import aiosqlite
 import orjson
 
 from collector.clock import Clock, SystemClock
+from collector.errors import OutputError
 from collector.model.outcome import (
     STATES,
     AccountLedger,
@@ -193,7 +194,7 @@ class AccountFreshness:
     failed: int
 
 
-class SchemaError(Exception):
+class SchemaError(OutputError):
     """The SQLite file was written by a newer schema than this code knows."""
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import structlog
 
 from collector.clock import Clock, TimedOut, within
+from collector.errors import OutputError, StoreFailed
 from collector.model.outcome import Outcome
 from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
@@ -49,11 +50,11 @@ class _Timeout:
     """No outcome arrived before the batch's deadline."""
 
 
-class SinkMismatchError(Exception):
+class SinkMismatchError(OutputError):
     """The NDJSON file and the SQLite file do not belong together; nothing was written."""
 
 
-class WriterFailedError(Exception):
+class WriterFailedError(StoreFailed):
     """The writer task died; the outcomes not yet committed are not stored."""
 
 
