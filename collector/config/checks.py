@@ -12,6 +12,7 @@ the string was.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import difflib
 import re
@@ -23,29 +24,71 @@ from collector.config.secrets import SecretError, SecretResolver
 from collector.errors import UsageError
 
 
-class ConfigError(UsageError):
-    """A config, registry or secret mistake, located and explained.
-
-    ``file`` is the file at fault (``None`` when there is none, e.g. a pure
-    date check); ``where`` the key path or row; ``problem`` what is wrong;
-    ``fix`` what to do (may be empty). ``str()`` is one line:
-    ``FILE: WHERE: PROBLEM; fix: FIX``.
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located mistake: ``file`` (``None`` when there is none), ``key`` (the key
+    path or row, array positions counted from 1), ``message`` and ``fix`` (may be empty).
     """
 
-    def __init__(self, file: Path | None, where: str, problem: str, fix: str = "") -> None:
-        self.file = file
-        self.where = where
-        self.problem = problem
-        self.fix = fix
-        super().__init__(self._render())
+    file: Path | None
+    key: str
+    message: str
+    fix: str = ""
 
-    def _render(self) -> str:
+    def render(self) -> str:
+        """One line: ``FILE: KEY: MESSAGE; fix: FIX``."""
         parts = [str(self.file)] if self.file is not None else []
-        if self.where:
-            parts.append(self.where)
-        parts.append(self.problem)
+        if self.key:
+            parts.append(self.key)
+        parts.append(self.message)
         text = ": ".join(parts)
         return f"{text}; fix: {self.fix}" if self.fix else text
+
+    def place(self) -> tuple[str, list[object]]:
+        """Sort key: the file, then the key with its numbers compared as numbers."""
+        pieces: list[object] = [
+            (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", self.key)
+        ]
+        return (str(self.file or ""), pieces)
+
+
+class ConfigError(UsageError):
+    """Config, registry or secret mistakes, located and explained.
+
+    ``problems`` holds every mistake found (at least one), sorted by place;
+    ``file``/``where``/``problem``/``fix`` are the first one's. ``str()`` renders
+    every problem, one line each: ``FILE: WHERE: PROBLEM; fix: FIX``.
+    """
+
+    def __init__(
+        self,
+        file: Path | None,
+        where: str,
+        problem: str,
+        fix: str = "",
+        *,
+        more: Sequence[Problem] = (),
+    ) -> None:
+        found = [Problem(file, where, problem, fix), *more]
+        # the same mistake met by two readers of one table is reported once
+        self.problems: list[Problem] = sorted(dict.fromkeys(found), key=Problem.place)
+        first = self.problems[0]
+        self.file, self.where, self.problem, self.fix = (
+            first.file,
+            first.key,
+            first.message,
+            first.fix,
+        )
+        super().__init__(self._render())
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigError:
+        """One error carrying all of ``problems`` (at least one)."""
+        head, *rest = problems
+        return cls(head.file, head.key, head.message, head.fix, more=rest)
+
+    def _render(self) -> str:
+        return "\n".join(problem.render() for problem in self.problems)
 
     def __str__(self) -> str:
         return self._render()
@@ -88,15 +131,15 @@ class Table:
         self.data = data
         self.path = path
         self.file = file
-        for key in data:
-            if key not in allowed:
-                self._unknown(key, allowed)
+        unknown = [self._unknown(key, allowed) for key in data if key not in allowed]
+        if unknown:  # every unknown key of the table, not just the first
+            raise ConfigError.of(unknown)
 
-    def _unknown(self, key: str, allowed: Sequence[str]) -> None:
+    def _unknown(self, key: str, allowed: Sequence[str]) -> Problem:
         where = self.path or "top level"
         guess = closest(key, allowed)
         fix = f'did you mean "{guess}"?' if guess else "remove it"
-        raise ConfigError(
+        return Problem(
             self.file, where, f'unknown key "{key}" (allowed: {", ".join(allowed)})', fix
         )
 
@@ -199,6 +242,7 @@ class Table:
 
 
 _RELATIVE_RE = re.compile(r"^(\d+)d$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +284,18 @@ def parse_date_spec(value: object) -> DateSpec:
     try:
         return DateSpec(absolute=dt.date.fromisoformat(text))
     except ValueError:
-        raise ValueError(f'"{text}" is neither a date YYYY-MM-DD nor "Nd"') from None
+        pass
+    shaped = _DATE_RE.match(text)
+    if shaped:  # the right shape, but no such day: say so rather than "not a date"
+        year, month, _day = (int(part) for part in shaped.groups())
+        if not 1 <= month <= 12:
+            raise ValueError(f'"{text}" is a date that does not exist (month {month})')
+        last = calendar.monthrange(year, month)[1]
+        raise ValueError(
+            f'"{text}" is a date that does not exist '
+            f"({calendar.month_name[month]} {year} has {last} days)"
+        )
+    raise ValueError(f'"{text}" is neither a date YYYY-MM-DD nor "Nd"')
 
 
 def check_order(since: DateSpec, until: DateSpec) -> bool:

@@ -21,15 +21,17 @@ import datetime as dt
 import ipaddress
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+from collector.config.budget import BUDGET_KEYS, app_budget, budget_defaults, budget_for
 from collector.config.checks import (
     ConfigError,
     DateSpec,
+    Problem,
     Table,
     check_order,
     numeric_id,
@@ -42,6 +44,9 @@ from collector.config.secrets import SecretResolver
 from collector.config.selection import MetricSelection, check_timeframes, select
 from collector.graph import catalogue
 from collector.graph.catalogue import Breakdowns
+from collector.pacing.settings import BudgetSettings
+
+T = TypeVar("T")
 
 __all__ = [
     "AccountConfig",
@@ -64,9 +69,17 @@ DEFAULT_NDJSON = "out/insights.ndjson"
 DEFAULT_SQLITE = "out/insights.sqlite"
 MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
 
-_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log", "daemon")
+_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log", "daemon", "budget")
 _GRAPH = ("base_url", "api_version", "token_in", "timeout_s", "concurrency", "batch_size")
-_APP = ("name", "app_id", "app_secret", "calls_per_hour", "concurrency", "api_version")
+_APP = (
+    "name",
+    "app_id",
+    "app_secret",
+    "calls_per_hour",
+    "concurrency",
+    "api_version",
+    *BUDGET_KEYS,
+)
 _COLLECT = ("metrics", "periods", "since", "until", "timeframes", "breakdowns")
 _OUTPUT = ("ndjson", "sqlite")
 _LOG = ("format", "level")
@@ -156,6 +169,17 @@ class Config:
     log: LogSettings
     warnings: tuple[str, ...] = ()
     daemon: DaemonSettings = field(default_factory=DaemonSettings)  # ig-collector daemon
+    budgets: tuple[tuple[str, BudgetSettings], ...] = ()  # app name -> its [budget]
+
+    def budget_of(self, app_name: str) -> BudgetSettings:
+        """The pacing knobs of the app called ``app_name``: ``[budget]`` with its overrides.
+
+        Raises ``KeyError`` for an app the config does not list.
+        """
+        found = budget_for(self.budgets, app_name)
+        if found is not None:
+            return found
+        return BudgetSettings(calls_per_hour=self.app(app_name).calls_per_hour)
 
     def app(self, name: str) -> AppConfig:
         """The app called ``name``; ``KeyError`` if there is none (load_config rules it out)."""
@@ -182,33 +206,87 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     working directory.
     """
     top = Table(read_toml(path), "", path, _TOP)
-    graph = _graph(top.table("graph", _GRAPH))
-    collect_table = top.table("collect", _COLLECT)
-    collect, warnings = _collect(collect_table, _app_versions(top, graph))
-    output_table = top.table("output", _OUTPUT)
-    log_table = top.table("log", _LOG)
-    ndjson = output_table.string("ndjson", DEFAULT_NDJSON, empty=True).strip()
-    output = OutputSettings(
-        ndjson=Path(ndjson) if ndjson else None,
-        sqlite=Path(output_table.string("sqlite", DEFAULT_SQLITE)),
-    )
-    log_format = log_table.choice("format", ("auto", "json", "console"), "auto")
-    log = LogSettings(
-        format="json" if log_format == "json" else "console" if log_format == "console" else "auto",
-        level=log_table.choice("level", _LEVELS, "info"),
-    )
+    found: list[Problem] = []  # every mistake of the file, reported together
+
+    def attempt(build: Callable[[], T]) -> T | None:
+        try:
+            return build()
+        except ConfigError as exc:
+            found.extend(exc.problems)
+            return None
+
+    graph = attempt(lambda: _graph(top.table("graph", _GRAPH)))
+    output = attempt(lambda: _output(top.table("output", _OUTPUT)))
+    log = attempt(lambda: _log(top.table("log", _LOG)))
+    daemon = attempt(lambda: daemon_settings(top.table("daemon", DAEMON_KEYS)))
+    budget_table = attempt(lambda: top.table("budget", BUDGET_KEYS))
+    defaults = budget_defaults(budget_table, found) if budget_table is not None else {}
+    collect: CollectSettings | None = None
+    warnings: list[str] = []
+    apps: list[tuple[AppConfig, BudgetSettings]] | None = None
+    accounts: tuple[AccountConfig, ...] | None = None
     # secrets last: a config with typos is reported even where its variables are unset
     resolver = SecretResolver(os.environ if environ is None else environ)
-    apps = _apps(top, graph, resolver)
-    accounts = load_accounts(top, [app.name for app in apps], resolver)
+    if graph is not None:
+        versions = attempt(lambda: _app_versions(top, graph))
+        if versions is not None:
+            picked = attempt(lambda: _collect(top.table("collect", _COLLECT), versions))
+            if picked is not None:
+                collect, warnings = picked
+        if budget_table is not None:
+            apps = attempt(lambda: _apps(top, graph, resolver, budget_table, defaults))
+    if apps is not None:
+        names = [app.name for app, _ in apps]
+        accounts = attempt(lambda: load_accounts(top, names, resolver))
+    if found:
+        raise ConfigError.of(found)
+    assert graph and output and log and daemon and collect and apps and accounts is not None
     if resolver.literal_count:
         warnings.append(
             f"{resolver.literal_count} secret(s) are written literally in the config or registry; "
             "prefer env:NAME or file:PATH so the files can be shared safely"
         )
     warnings.extend(_url_warnings(graph.base_url))
-    daemon = daemon_settings(top.table("daemon", DAEMON_KEYS))
-    return Config(path, graph, apps, accounts, collect, output, log, tuple(warnings), daemon)
+    return Config(
+        path,
+        graph,
+        tuple(app for app, _ in apps),
+        accounts,
+        collect,
+        output,
+        log,
+        tuple(warnings),
+        daemon,
+        tuple((app.name, budget) for app, budget in apps),
+    )
+
+
+def _output(table: Table) -> OutputSettings:
+    ndjson = table.string("ndjson", DEFAULT_NDJSON, empty=True).strip()
+    return OutputSettings(
+        ndjson=Path(ndjson) if ndjson else None,
+        sqlite=Path(table.string("sqlite", DEFAULT_SQLITE)),
+    )
+
+
+def _log(table: Table) -> LogSettings:
+    found: list[Problem] = []
+    choices: dict[str, str] = {}
+    for key, allowed, default in (
+        ("format", ("auto", "json", "console"), "auto"),
+        ("level", _LEVELS, "info"),
+    ):
+        try:
+            choices[key] = table.choice(key, allowed, default)
+        except ConfigError as exc:
+            found.extend(exc.problems)
+    if found:
+        raise ConfigError.of(found)
+    log_format = choices["format"]
+    return LogSettings(
+        format="json" if log_format == "json" else "console" if log_format == "console" else "auto",
+        level=choices["level"],
+    )
 
 
 def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -363,35 +441,27 @@ def _batch_size(table: Table) -> int:
     return size
 
 
-def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[AppConfig, ...]:
-    apps: list[AppConfig] = []
+def _apps(
+    top: Table,
+    graph: GraphSettings,
+    resolver: SecretResolver,
+    budget_table: Table,
+    defaults: dict[str, float],
+) -> list[tuple[AppConfig, BudgetSettings]]:
+    apps: list[tuple[AppConfig, BudgetSettings]] = []
+    found: list[Problem] = []
     seen_names: dict[str, str] = {}
     seen_ids: dict[str, str] = {}
     for table in top.tables("apps", _APP):
-        name = table.string("name").strip()
-        if name in seen_names:
-            raise table.error("name", f'"{name}" is also {seen_names[name]}', "rename one")
-        app_id = numeric_id(table, "app_id")
-        if app_id in seen_ids:
-            raise table.error(
-                "app_id",
-                f"{app_id} is also the app_id of {seen_ids[app_id]}",
-                "one app, one [[apps]] entry: its budget is shared",
-            )
-        seen_names[name] = seen_ids[app_id] = table.path
-        secret = None
-        if table.has("app_secret"):
-            secret = secret_value(table, "app_secret", resolver, table.file.parent)
-        apps.append(
-            AppConfig(
-                name=name,
-                app_id=app_id,
-                app_secret=secret,
-                calls_per_hour=table.positive_number("calls_per_hour", None),
-                concurrency=table.integer("concurrency", graph.concurrency, minimum=1),
-                api_version=_version(table, graph.api_version),
-            )
-        )
+        try:
+            app = _app(table, graph, resolver, seen_names, seen_ids)
+        except ConfigError as exc:  # go on with the next app: report them all
+            found.extend(exc.problems)
+            continue
+        budget = app_budget(table, defaults, app.calls_per_hour, budget_table, found)
+        apps.append((app, budget))
+    if found:
+        raise ConfigError.of(found)
     if not apps:
         raise ConfigError(
             top.file,
@@ -399,7 +469,38 @@ def _apps(top: Table, graph: GraphSettings, resolver: SecretResolver) -> tuple[A
             "no app is configured",
             "add [[apps]] with name, app_id and calls_per_hour",
         )
-    return tuple(apps)
+    return apps
+
+
+def _app(
+    table: Table,
+    graph: GraphSettings,
+    resolver: SecretResolver,
+    seen_names: dict[str, str],
+    seen_ids: dict[str, str],
+) -> AppConfig:
+    name = table.string("name").strip()
+    if name in seen_names:
+        raise table.error("name", f'"{name}" is also {seen_names[name]}', "rename one")
+    app_id = numeric_id(table, "app_id")
+    if app_id in seen_ids:
+        raise table.error(
+            "app_id",
+            f"{app_id} is also the app_id of {seen_ids[app_id]}",
+            "one app, one [[apps]] entry: its budget is shared",
+        )
+    seen_names[name] = seen_ids[app_id] = table.path
+    secret = None
+    if table.has("app_secret"):
+        secret = secret_value(table, "app_secret", resolver, table.file.parent)
+    return AppConfig(
+        name=name,
+        app_id=app_id,
+        app_secret=secret,
+        calls_per_hour=table.positive_number("calls_per_hour", None),
+        concurrency=table.integer("concurrency", graph.concurrency, minimum=1),
+        api_version=_version(table, graph.api_version),
+    )
 
 
 def _collect(

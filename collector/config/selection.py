@@ -171,13 +171,16 @@ def _choose(
         return {
             v: [m for m in catalogue.default_metrics(v) if _usable(m, v, periods)] for v in versions
         }
+    found: list[ConfigError] = []  # every bad metric, not just the first
     for index, metric in enumerate(metrics, start=1):
         if metric in metrics[: index - 1]:
-            raise _repeat(table, "metrics", index, metric)
-        if not any(metric in catalogue.catalogue(v) for v in versions):
-            raise metric_error(table, index, metric, versions)
-        if not any(_usable(metric, v, periods) for v in versions):
-            raise _no_period(table, index, metric, versions)
+            found.append(_repeat(table, "metrics", index, metric))
+        elif not any(metric in catalogue.catalogue(v) for v in versions):
+            found.append(metric_error(table, index, metric, versions))
+        elif not any(_usable(metric, v, periods) for v in versions):
+            found.append(_no_period(table, index, metric, versions))
+    if found:
+        raise ConfigError.of([problem for error in found for problem in error.problems])
     return {v: [m for m in metrics if _usable(m, v, periods)] for v in versions}
 
 

@@ -60,8 +60,9 @@ def error_of(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ=ENV if environ is None else environ)
     message = str(caught.value)
-    assert message.startswith(f"{path}: ") or message.startswith(str(tmp_path))
-    assert "\n" not in message
+    for line in message.splitlines():  # one located line per problem
+        assert line.startswith(f"{path}: ") or line.startswith(str(tmp_path))
+    assert len(message.splitlines()) == len(caught.value.problems)
     for secret in SECRETS:
         assert secret not in message
     return message
@@ -399,7 +400,10 @@ def test_since_after_until_relative(tmp_path: Path) -> None:
 def test_bad_date_shows_the_forms(tmp_path: Path) -> None:
     """A date neither YYYY-MM-DD nor Nd is refused with both forms in the fix."""
     message = error_of(tmp_path, BASE + '[collect]\nsince = "2024-13-01"\n')
-    assert '[collect].since: "2024-13-01" is neither a date YYYY-MM-DD nor "Nd"' in message
+    assert '[collect].since: "2024-13-01" is a date that does not exist (month 13)' in message
+    assert 'fix: write YYYY-MM-DD or "Nd"' in message
+    other = error_of(tmp_path, BASE + '[collect]\nsince = "soon"\n')
+    assert '"soon" is neither a date YYYY-MM-DD nor "Nd"' in other
 
 
 def test_toml_date_literal_is_accepted(tmp_path: Path) -> None:
