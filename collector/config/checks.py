@@ -158,7 +158,9 @@ class Table:
         value = self.data[key]
         # TOML booleans are Python ints: refuse them where a number is expected
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(key, f"expected {expected}, got {toml_type(value)}")
+            raise self.error(
+                key, f"expected {expected}, got {toml_type(value)}", f"write {key} as {expected}"
+            )
         return value
 
     def string(
@@ -182,7 +184,9 @@ class Table:
         value = self._typed(key, (int,), "an integer")
         assert isinstance(value, int)
         if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
+            raise self.error(
+                key, f"must be at least {minimum}, got {value}", f"use {minimum} or more"
+            )
         return value
 
     def positive_number(self, key: str, default: float | None) -> float:
@@ -194,7 +198,9 @@ class Table:
         value = self._typed(key, (int, float), "a number")
         assert isinstance(value, int | float)
         if not value > 0:  # also rejects nan
-            raise self.error(key, f"must be greater than 0, got {value}")
+            raise self.error(
+                key, f"must be greater than 0, got {value}", f"write {key} = <a number > 0>"
+            )
         return float(value)
 
     def choice(self, key: str, allowed: Sequence[str], default: str) -> str:

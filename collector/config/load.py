@@ -215,7 +215,14 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
             found.extend(exc.problems)
             return None
 
-    graph = attempt(lambda: _graph(top.table("graph", _GRAPH)))
+    try:
+        graph: GraphSettings | None = _graph(top.table("graph", _GRAPH))
+    except GraphError as exc:  # go on with what [graph] gave, to check the rest too
+        found.extend(exc.problems)
+        graph = exc.partial
+    except ConfigError as exc:
+        found.extend(exc.problems)
+        graph = None
     output = attempt(lambda: _output(top.table("output", _OUTPUT)))
     log = attempt(lambda: _log(top.table("log", _LOG)))
     daemon = attempt(lambda: daemon_settings(top.table("daemon", DAEMON_KEYS)))
@@ -407,26 +414,54 @@ def _app_versions(top: Table, graph: GraphSettings) -> dict[str, list[str]]:
 
 
 def _graph(table: Table) -> GraphSettings:
+    """``[graph]``; every bad key is reported (one ConfigError with all of them)."""
     if not table.data:
         raise ConfigError(
             table.file, "[graph]", "is required", 'add [graph] with api_version = "v22.0"'
         )
-    version = _version(table, None)
+    found: list[Problem] = []
+
+    def checked(read: Callable[[], T], default: T) -> T:
+        try:
+            return read()
+        except ConfigError as exc:
+            found.extend(exc.problems)
+            return default
+
+    version = checked(lambda: _version(table, None), "")
+    base_url = checked(lambda: _base_url(table), DEFAULT_BASE_URL)
+    token_in = checked(lambda: table.choice("token_in", ("header", "query"), "header"), "header")
+    graph = GraphSettings(
+        api_version=version,
+        base_url=base_url,
+        token_in="query" if token_in == "query" else "header",
+        timeout_s=checked(lambda: table.positive_number("timeout_s", 30.0), 30.0),
+        concurrency=checked(lambda: table.integer("concurrency", 32, minimum=1), 32),
+        batch_size=checked(lambda: _batch_size(table), 1),
+    )
+    if found:
+        raise GraphError(found, graph if version else None)
+    return graph
+
+
+class GraphError(ConfigError):
+    """``[graph]``'s mistakes, with the settings read so far when its api_version is good
+    (so the apps and [collect] can still be checked against it)."""
+
+    def __init__(self, found: list[Problem], partial: GraphSettings | None) -> None:
+        head, *rest = found
+        super().__init__(head.file, head.key, head.message, head.fix, more=rest)
+        self.partial = partial
+
+
+def _base_url(table: Table) -> str:
     base_url = table.string("base_url", DEFAULT_BASE_URL).rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise table.error(
             "base_url", "must be an http(s) URL without query", f'e.g. "{DEFAULT_BASE_URL}"'
         )
-    token_in = table.choice("token_in", ("header", "query"), "header")
-    return GraphSettings(
-        api_version=version,
-        base_url=base_url,
-        token_in="query" if token_in == "query" else "header",
-        timeout_s=table.positive_number("timeout_s", 30.0),
-        concurrency=table.integer("concurrency", 32, minimum=1),
-        batch_size=_batch_size(table),
-    )
+    return base_url
 
 
 def _batch_size(table: Table) -> int:

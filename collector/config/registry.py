@@ -23,17 +23,13 @@ locate the mistakes it finds later: duplicate ids, unknown apps, bad secrets.
 
 from __future__ import annotations
 
-import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from collector.config.checks import ConfigError, Table, closest, numeric_id, secret_value
 from collector.config.secrets import SecretError, SecretResolver
-
-if TYPE_CHECKING:
-    from _csv import Reader
 
 COLUMNS: tuple[str, ...] = ("id", "app", "token", "label")
 ACCOUNT_KEYS = COLUMNS  # an [[accounts]] table takes the same four keys
@@ -70,7 +66,9 @@ def read_registry(path: Path) -> Iterator[RegistryRow]:
     """Yield the rows of the registry at ``path``, in file order.
 
     Raises :class:`ConfigError` (``file`` = ``path``) for a file that cannot be
-    opened or decoded, a wrong header, and a row with a missing or extra field,
+    opened or decoded, a line that is not strict CSV (a quote that does not
+    close on its line -- a row never spans lines --, a stray quote, text after
+    a closing quote), a wrong header, and a row with a missing or extra field,
     an empty ``id``/``app``/``token`` or a non-numeric ``id``. Row errors never
     quote the row: a shifted column could put a token where the id should be.
     """
@@ -81,28 +79,79 @@ def read_registry(path: Path) -> Iterator[RegistryRow]:
     except OSError as exc:
         raise ConfigError(path, "registry", f"cannot be read ({exc.strerror})") from None
     with handle:
-        reader = csv.reader(handle)
         try:
-            yield from _rows(path, reader)
+            # only \n, \r\n and \r end a line (str.splitlines also splits on \x1c, ...)
+            lines = re.split(r"\r\n|\n|\r", handle.read())
         except UnicodeDecodeError:
             raise ConfigError(
-                path, f"line {reader.line_num + 1}", "is not UTF-8 text", "save the file as UTF-8"
+                path, "registry", "is not UTF-8 text", "save the file as UTF-8"
             ) from None
-        except csv.Error as exc:
-            raise ConfigError(path, f"line {reader.line_num}", f"malformed CSV ({exc})") from None
+    yield from _rows(path, lines)
 
 
-def _rows(path: Path, reader: Reader) -> Iterator[RegistryRow]:
-    header = next(reader, None)
-    if header is None:
+def split_line(text: str) -> list[str]:
+    """The fields of one CSV line, read strictly (RFC 4180 quoting, one line per row).
+
+    Raises ``ValueError`` (the problem, no value quoted) for a quoted field that
+    does not close on its line (a row may not span lines), a quote inside an
+    unquoted field, and text after a closing quote.
+    """
+    fields: list[str] = []
+    at = 0
+    while True:
+        if text.startswith('"', at):
+            value: list[str] = []
+            at += 1
+            while True:
+                end = text.find('"', at)
+                if end < 0:
+                    raise ValueError("a quoted field does not close on this line")
+                value.append(text[at:end])
+                if text.startswith('"', end + 1):  # "" is one quote inside quotes
+                    value.append('"')
+                    at = end + 2
+                    continue
+                at = end + 1
+                break
+            if at < len(text) and text[at] != ",":
+                raise ValueError("text after a closing quote")
+            fields.append("".join(value))
+        else:
+            end = text.find(",", at)
+            cell = text[at:] if end < 0 else text[at:end]
+            if '"' in cell:
+                raise ValueError("a stray quote inside an unquoted field")
+            fields.append(cell)
+            at = len(text) if end < 0 else end
+        if at >= len(text):
+            return fields
+        at += 1  # past the comma
+        if at == len(text):
+            fields.append("")
+            return fields
+
+
+def _rows(path: Path, lines: list[str]) -> Iterator[RegistryRow]:
+    parsed: list[tuple[int, list[str]]] = []
+    for number, text in enumerate(lines, start=1):
+        try:
+            parsed.append((number, split_line(text)))
+        except ValueError as exc:
+            raise ConfigError(
+                path,
+                f"line {number}",
+                f"malformed CSV: {exc}",
+                'close the quote on the same line; write a quote inside a quoted field as ""',
+            ) from None
+    if not any(text.strip() for text in lines):
         raise ConfigError(path, "line 1", "the file is empty", f"start it with {','.join(COLUMNS)}")
+    _, header = parsed[0]
     order = _column_order(path, [name.strip() for name in header])
     row = 0
-    for fields in reader:
+    for line, fields in parsed[1:]:
         if not any(cell.strip() for cell in fields):
             continue  # blank line
         row += 1
-        line = reader.line_num
         yield _parse_row(path, row, line, fields, order)
 
 

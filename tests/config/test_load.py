@@ -541,3 +541,89 @@ def test_override_unknown_account_is_an_error(tmp_path: Path) -> None:
     """--accounts naming an id the config does not list is a ConfigError naming it."""
     with pytest.raises(ConfigError, match="--accounts: not in the config or registry: 999"):
         apply_overrides(load(tmp_path, BASE), accounts=["999"])
+
+
+def test_nonexistent_date_says_it_does_not_exist(tmp_path: Path) -> None:
+    """since = "2025-02-30" is named as a date that does not exist, not as a bad form."""
+    message = error_of(tmp_path, BASE + '[collect]\nsince = "2025-02-30"\n')
+    assert '[collect].since: "2025-02-30" is a date that does not exist' in message
+    assert "February 2025 has 28 days" in message
+
+
+def test_unknown_log_level_lists_the_allowed_values(tmp_path: Path) -> None:
+    """[log] level = "loud" is refused with the allowed levels."""
+    message = error_of(tmp_path, BASE + '[log]\nlevel = "loud"\n')
+    assert '[log].level: "loud" is not one of debug, info, warning, error, critical' in message
+
+
+def test_every_mistake_in_one_go_sorted_by_place(tmp_path: Path) -> None:
+    """Mistakes in several tables and apps are all reported, one line each, sorted by place."""
+    second = APP.replace("agency-a", "agency-b").replace("1001", "1002")
+    tenth = APP.replace("agency-a", "agency-j").replace("1001", "1010")
+    bad = (
+        GRAPH.replace("[graph]\n", "[graph]\ntimeout_s = -1\n")
+        + APP
+        + second.replace("4800", "0")
+        + "".join(APP.replace("agency-a", f"x{i}").replace("1001", f"20{i}") for i in range(3, 10))
+        + tenth.replace("4800", '"fast"')
+        + ACCOUNT
+        + '[log]\nlevel = "loud"\n[collect]\nsince = "2025-02-30"\n[budget]\ntarget_pct = 120\n'
+    )
+    path = write(tmp_path, bad)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENV)
+    keys = [problem.key for problem in caught.value.problems]
+    assert keys == [
+        "[budget].target_pct",
+        "[collect].since",
+        "[graph].timeout_s",
+        "[log].level",
+        "apps[2].calls_per_hour",
+        "apps[10].calls_per_hour",
+    ]
+    lines = str(caught.value).splitlines()
+    assert len(lines) == len(keys)
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    assert isinstance(caught.value, UsageError)
+
+
+def test_budget_defaults_and_per_app_overrides(tmp_path: Path) -> None:
+    """[budget] sets every app's knobs; an [[apps]] key overrides it for that app only."""
+    second = APP.replace("agency-a", "agency-b").replace("1001", "1002")
+    second += "target_pct = 80\nmax_wait_s = 300\n"
+    config = load(tmp_path, GRAPH + "[budget]\nprobe_after_s = 30\n" + APP + second + ACCOUNT)
+    first, other = config.budget_of("agency-a"), config.budget_of("agency-b")
+    assert (first.calls_per_hour, first.target_pct, first.probe_after_s, first.max_wait_s) == (
+        4800.0,
+        95.0,
+        30.0,
+        900.0,
+    )
+    assert (other.target_pct, other.probe_after_s, other.max_wait_s) == (80.0, 30.0, 300.0)
+
+
+def test_budget_without_table_is_the_defaults(tmp_path: Path) -> None:
+    """With no [budget] table an app gets BudgetSettings' defaults and its calls_per_hour."""
+    budget = load(tmp_path, BASE).budget_of("agency-a")
+    assert (budget.target_pct, budget.probe_after_s, budget.max_wait_s) == (95.0, 60.0, 900.0)
+    assert budget.calls_per_hour == 4800.0
+
+
+@pytest.mark.parametrize(
+    ("budget", "app_keys", "where", "problem"),
+    [
+        ("target_pct = 120\n", "", "[budget].target_pct", "must be below 100"),
+        ("", "target_pct = 0\n", "apps[1].target_pct", "must be greater than 0"),
+        ("probe_after_s = 600\nmax_wait_s = 60\n", "", "[budget].max_wait_s", "is below"),
+        ("probe_after_s = 600\n", "max_wait_s = 60\n", "apps[1].max_wait_s", "is below"),
+        ('max_wait_s = "long"\n', "", "[budget].max_wait_s", "expected a number"),
+    ],
+)
+def test_bad_budget_values_are_located(
+    tmp_path: Path, budget: str, app_keys: str, where: str, problem: str
+) -> None:
+    """A bad [budget] or per-app budget value names its key, the problem and a fix."""
+    message = error_of(tmp_path, GRAPH + "[budget]\n" + budget + APP + app_keys + ACCOUNT)
+    assert f": {where}: " in message
+    assert problem in message
+    assert "fix: " in message

@@ -195,3 +195,30 @@ def test_five_thousand_rows_load_quickly_and_merge(tmp_path: Path) -> None:
     assert [a.app for a in config.accounts[1:3]] == ["agency-a", "agency-b"]
     assert config.accounts[-1].id == "14999"
     assert all(a.token == TOKEN for a in config.accounts)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        (
+            'id,app,token,label\n11,agency-a,env:T,"Three\n22,agency-b,env:T,B\n',
+            2,
+            "does not close",
+        ),
+        ('id,app,token,label\n11,agency-a,env:T,Thr"ee\n', 2, "stray quote"),
+        ('id,app,token,label\n11,agency-a,env:T,"Two\nlines"\n', 2, "does not close"),
+        ('id,app,token,label\n11,agency-a,env:T,A\n22,agency-b,env:T,"B"x\n', 3, "after a closing"),
+    ],
+    ids=["unterminated-quote", "stray-quote", "row-spans-lines", "text-after-quote"],
+)
+def test_malformed_csv_names_its_line(tmp_path: Path, text: str, line: int, problem: str) -> None:
+    """A quote that does not close, a stray quote or a row spanning lines is refused at its line."""
+    message = csv_error(tmp_path, text)
+    assert f": line {line}: malformed CSV: " in message
+    assert problem in message
+
+
+def test_doubled_quote_inside_quotes_is_one_quote(tmp_path: Path) -> None:
+    """RFC 4180 escaping still works: "" inside a quoted field reads as one quote."""
+    path = write_csv(tmp_path, 'id,app,token,label\n11,agency-a,env:T,"say ""hi"", ok"\n')
+    assert [row.label for row in read_registry(path)] == ['say "hi", ok']

@@ -260,3 +260,14 @@ def test_demo_config_runs_two_catalogues() -> None:
     current = config.collect.selection("v24.0")
     assert {"views", "follower_demographics", "profile_links_taps"} <= set(current.metrics)
     assert not {"impressions", "audience_city"} & set(current.metrics)
+
+
+def test_three_retired_metrics_are_all_named(tmp_path: Path) -> None:
+    """Three metrics no app's version serves give three located problems, not one."""
+    metrics = '["reach", "audience_city", "audience_locale", "audience_gender_age"]'
+    body = text(f"[collect]\nmetrics = {metrics}\n", version="v18.0")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, body)
+    keys = [problem.key for problem in caught.value.problems]
+    assert keys == ["[collect].metrics[2]", "[collect].metrics[3]", "[collect].metrics[4]"]
+    assert len(str(caught.value).splitlines()) == 3
