@@ -27,6 +27,7 @@ class Route(StrEnum):
     BATCH = "batch"  # a batch POST refused as a whole (bad or oversized ``batch``)
     DEBUG_TOKEN = "debug_token"
     ME_ACCOUNTS = "me_accounts"
+    NODE = "node"  # GET /{page-id}, /{ig-user-id}, /me
     UNKNOWN = "unknown"
 
 

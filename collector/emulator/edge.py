@@ -20,14 +20,13 @@ from urllib.parse import urlencode
 
 from collector.emulator import data, pacific
 from collector.emulator import rules as R
+from collector.emulator.directory import directory
 from collector.emulator.query import InsightsQuery, Rejection, parse_query
 from collector.emulator.rules import Kind, MetricRule
 from collector.emulator.scenario import Account, App, Scenario, TokenInfo
 
 PROOF_TTL_S = 300  # SPEC 1: a proof signed with appsecret_time expires after 5 minutes
 REQUIRED_SCOPES: tuple[str, ...] = ("instagram_basic", "instagram_manage_insights")
-# Never copied into paging URLs, so a logged URL cannot leak a secret.
-SECRET_PARAMS = frozenset({"access_token", "appsecret_proof", "appsecret_time"})
 
 
 @dataclass(frozen=True)
@@ -147,65 +146,34 @@ def _proof_error(app: App, token: str, params: Mapping[str, str], now: float) ->
     return None
 
 
-class _Lookup:
-    """A scenario's ``account`` and ``token_info`` answers, remembered.
-
-    Both scan the scenario's tuples, which costs a millisecond a call with
-    10,000 accounts; a scenario is immutable, so each answer holds for good.
-    """
-
-    def __init__(self, scenario: Scenario) -> None:
-        self._scenario = scenario
-        self._accounts: dict[str, Account | None] = {}
-        self._tokens: dict[str, TokenInfo | None] = {}
-
-    def account(self, account_id: str) -> Account | None:
-        try:
-            return self._accounts[account_id]
-        except KeyError:
-            found = self._accounts[account_id] = self._scenario.account(account_id)
-            return found
-
-    def token_info(self, token: str) -> TokenInfo | None:
-        try:
-            return self._tokens[token]
-        except KeyError:
-            found = self._tokens[token] = self._scenario.token_info(token)
-            return found
+def unsupported_get(object_id: str) -> EdgeAnswer:
+    """Meta's answer for an object that does not exist or that the token may not see
+    (Graph API error reference: code 100, subcode 33, GraphMethodException)."""
+    return graph_error(
+        100,
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot "
+        "be loaded due to missing permissions, or does not support this operation. Please "
+        "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+        subcode=33,
+        type_="GraphMethodException",
+    )
 
 
-_LOOKUPS: dict[int, tuple[Scenario, _Lookup]] = {}
+@dataclass(frozen=True)
+class Bearer:
+    """A token that passed :func:`check_token`: the token, its facts and its app."""
+
+    token: str
+    info: TokenInfo
+    app: App
 
 
-def _lookup(scenario: Scenario) -> _Lookup:
-    """The :class:`_Lookup` of ``scenario`` (by identity: hashing a scenario hashes it all)."""
-    entry = _LOOKUPS.get(id(scenario))
-    if entry is None or entry[0] is not scenario:
-        if len(_LOOKUPS) >= 16:
-            _LOOKUPS.clear()
-        entry = _LOOKUPS[id(scenario)] = (scenario, _Lookup(scenario))
-    return entry[1]
-
-
-def _has_access(scenario: Scenario, token: str, account: Account) -> bool:
-    if account.token == token:
-        return True
-    # Another token reaches the account when it belongs to the same user.
-    mine = _lookup(scenario).token_info(token)
-    owner = _lookup(scenario).token_info(account.token)
-    return bool(mine and owner and mine.user_id and mine.user_id == owner.user_id)
-
-
-def authenticate(scenario: Scenario, req: EdgeRequest, now: float) -> Caller | EdgeAnswer:
-    """Check token, expiry, appsecret_proof, the IG user and the token's access to it.
-
-    Order: token present (104) -> known (190) -> not expired (190/463) -> proof
-    (100) -> IG user exists (100/33) -> access, scopes, not revoked (10).
-    """
+def check_token(scenario: Scenario, req: EdgeRequest, now: float) -> Bearer | EdgeAnswer:
+    """Token present (104) -> known (190) -> not expired (190/463) -> appsecret_proof (100)."""
     token = token_of(req)
     if token is None:
         return graph_error(104, "An access token is required to request this resource.")
-    info = _lookup(scenario).token_info(token)
+    info = directory(scenario).token_info(token)
     if info is None:
         return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
     if info.expires_at != 0 and info.expires_at <= now:
@@ -220,21 +188,28 @@ def authenticate(scenario: Scenario, req: EdgeRequest, now: float) -> Caller | E
     refused = _proof_error(app, token, req.params, now)
     if refused is not None:
         return refused
-    account = _lookup(scenario).account(req.ig_user_id)
+    return Bearer(token, info, app)
+
+
+def authenticate(scenario: Scenario, req: EdgeRequest, now: float) -> Caller | EdgeAnswer:
+    """Check token, expiry, appsecret_proof, the IG user and the token's access to it.
+
+    Order: :func:`check_token` -> IG user exists (100/33) -> access, scopes, not
+    revoked (10). Access follows :mod:`collector.emulator.directory` (own token, same
+    user, a user token with a role on the account's Page, or that Page's token).
+    """
+    bearer = check_token(scenario, req, now)
+    if isinstance(bearer, EdgeAnswer):
+        return bearer
+    people = directory(scenario)
+    account = people.account(req.ig_user_id)
     if account is None:
-        return graph_error(
-            100,
-            f"Unsupported get request. Object with ID '{req.ig_user_id}' does not exist, cannot "
-            "be loaded due to missing permissions, or does not support this operation. Please "
-            "read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
-            subcode=33,
-            type_="GraphMethodException",
-        )
+        return unsupported_get(req.ig_user_id)
     revoked = account.revoked_at is not None and account.revoked_at <= now
-    scoped = all(scope in info.scopes for scope in REQUIRED_SCOPES)
-    if revoked or not scoped or not _has_access(scenario, token, account):
+    scoped = all(scope in bearer.info.scopes for scope in REQUIRED_SCOPES)
+    if revoked or not scoped or not people.sees_account(bearer.token, account):
         return graph_error(10, "(#10) Application does not have permission for this action")
-    return Caller(token=token, app=app, account=account)
+    return Caller(token=bearer.token, app=bearer.app, account=account)
 
 
 def answer_insights(scenario: Scenario, req: EdgeRequest, caller: Caller, now: float) -> EdgeAnswer:
@@ -244,7 +219,9 @@ def answer_insights(scenario: Scenario, req: EdgeRequest, caller: Caller, now: f
     serve (under 100 followers, or no day of the range begun) has no entry, so a
     single-metric request answers ``{"data": []}``.
     """
-    query = parse_query(req.version, req.params, now, scenario.retired_metrics)
+    query = parse_query(
+        req.version, req.params, now, scenario.retired_metrics, fidelity=scenario.fidelity
+    )
     if isinstance(query, Rejection):
         return graph_error(query.code, query.message, subcode=query.subcode)
     entries = [
@@ -254,7 +231,8 @@ def answer_insights(scenario: Scenario, req: EdgeRequest, caller: Caller, now: f
     ]
     body: dict[str, Any] = {"data": entries}
     if query.window is not None:
-        body["paging"] = _paging(req, query.window)
+        stop_at = now if scenario.fidelity.paging_stops_at_now else None
+        body["paging"] = paging_links(req, caller.token, query.window, stop_at)
     return EdgeAnswer(200, body)
 
 
@@ -289,14 +267,17 @@ def _entry(
             "id": ident,
         }
     if query.kind is Kind.DEMOGRAPHIC:
-        assert query.timeframe is not None
+        # No timeframe (follower_demographics only): the lifetime split, keyed by the
+        # breakdowns alone, as in Airbyte's recorded fixture user_lifetime_insights.json.
+        frame = query.timeframe or R.NO_TIMEFRAME
         results = data.demographic_map(
-            seed, account.id, account.followers, rule.name, query.breakdowns, query.timeframe, today
+            seed, account.id, account.followers, rule.name, query.breakdowns, frame, today
         )
+        label = [query.timeframe.upper()] if query.timeframe else []
         breakdown = {
-            "dimension_keys": ["timeframe", *query.breakdowns],
+            "dimension_keys": (["timeframe"] if query.timeframe else []) + list(query.breakdowns),
             "results": [
-                {"dimension_values": [query.timeframe.upper(), *key], "value": value}
+                {"dimension_values": [*label, *key], "value": value}
                 for key, value in results.items()
             ],
         }
@@ -415,22 +396,30 @@ def _total(
     return answer
 
 
-def _paging(req: EdgeRequest, window: tuple[int, int]) -> dict[str, str]:
-    """URLs of the adjacent windows of the same length (SPEC 3).
+def paging_links(
+    req: EdgeRequest, token: str, window: tuple[int, int], stop_at: float | None = None
+) -> dict[str, str]:
+    """URLs of the adjacent windows of the same length (SPEC 3), as Meta writes them.
 
-    Real Meta repeats the access token in these URLs; the emulator deliberately
-    leaves every secret parameter out so a logged paging URL never leaks one.
+    Meta repeats the request's parameters in these links, ``access_token`` included
+    (SPEC 3; the Graph API paging reference shows ``access_token`` in ``next``), so a
+    client can follow them as they are, and a logged paging URL leaks the token: the
+    client must redact it. The token is written even when it came in an
+    ``Authorization`` header. ``appsecret_proof``/``appsecret_time`` are repeated as
+    sent (they sign the same token). With ``stop_at`` (scenario
+    ``paging_stops_at_now``), ``next`` is left out once its window would start after
+    ``stop_at``.
     """
     since, until = window
     span = until - since
-    kept = [
-        (k, v)
-        for k, v in req.params.items()
-        if k not in SECRET_PARAMS and k not in ("since", "until")
-    ]
+    kept = [(k, v) for k, v in req.params.items() if k not in ("since", "until", "access_token")]
+    kept.append(("access_token", token))
     base = f"{req.base_url}/{req.version}/{req.ig_user_id}/insights?"
 
     def url(start: int, end: int) -> str:
         return base + urlencode([*kept, ("since", str(start)), ("until", str(end))])
 
-    return {"previous": url(since - span, since), "next": url(until, until + span)}
+    links = {"previous": url(since - span, since)}
+    if stop_at is None or until <= stop_at:
+        links["next"] = url(until, until + span)
+    return links

@@ -9,9 +9,13 @@ Versions (a change reaches every version from the one named on, SPEC 2):
 - up to v17: 14 legacy metrics; ``metric_type``, ``breakdown``, ``timeframe`` unknown.
 - v18: ``audience_*`` retired; ``follower_demographics`` and
   ``engaged_audience_demographics`` (lifetime, total_value, timeframe) and the
-  total-value metrics arrive; ``reach`` is ``period=day`` only and takes
-  ``metric_type`` ``time_series`` (default) or ``total_value``; ``impressions``
-  keeps day/week/days_28.
+  total-value metrics arrive; ``reach`` takes ``metric_type`` ``time_series``
+  (default) or ``total_value``; ``impressions`` keeps day/week/days_28.
+  ``reach`` with ``period=week``/``days_28`` is disputed (Meta's v18+ reference
+  table lists ``day``; Airbyte's production connector, source-instagram 4.x, sends
+  both on v21.0 and its recorded fixtures ``user_insights_for_week.json`` and
+  ``user_insights_for_days_28.json`` answer 200): kept by default, refused with
+  scenario ``[fidelity] reach_long_periods = false`` (docs/emulator.md).
 - v20: demographic timeframes reduced to ``this_week`` and ``this_month``.
 - v21: ``profile_views`` and the five profile taps retired.
 - v22: ``impressions`` retired; ``views`` and ``reposts`` added.
@@ -69,6 +73,8 @@ OLD_TIMEFRAMES: tuple[str, ...] = (
     "this_month",
 )
 NEW_TIMEFRAMES: tuple[str, ...] = ("this_week", "this_month")
+# The hash salt of a demographic asked without timeframe (follower_demographics only).
+NO_TIMEFRAME = "lifetime"
 
 PROFILE_TAPS: tuple[str, ...] = (
     "email_contacts",
@@ -201,7 +207,7 @@ def _legacy() -> list[MetricRule]:
     return rules
 
 
-def _current(major: int) -> list[MetricRule]:
+def _current(major: int, reach_long_periods: bool) -> list[MetricRule]:
     """v18 onward, before the per-version retirements are applied."""
     day = ("day",)
     series = (TIME_SERIES,)
@@ -211,7 +217,7 @@ def _current(major: int) -> list[MetricRule]:
         MetricRule(
             "reach",
             Kind.SERIES,
-            day,
+            ("day", "week", "days_28") if reach_long_periods else day,
             METRIC_TYPES,
             TIME_SERIES,
             ("media_product_type", "follow_type"),
@@ -276,11 +282,12 @@ def _current(major: int) -> list[MetricRule]:
 
 
 @cache
-def catalogue(version: str) -> Mapping[str, MetricRule]:
+def catalogue(version: str, reach_long_periods: bool = True) -> Mapping[str, MetricRule]:
     """Every metric ``version`` serves, in the order Meta lists them in errors.
 
-    Raises ``ValueError`` for a version not of the form ``vN.N``; any well-formed
-    version past the newest known one follows the newest rules.
+    ``reach_long_periods`` (scenario ``[fidelity]``) lets v18+ ``reach`` take
+    ``week``/``days_28``. Raises ``ValueError`` for a version not of the form
+    ``vN.N``; any well-formed version past the newest known one follows the newest rules.
     """
     major = version_major(version)
     if major is None:
@@ -292,7 +299,9 @@ def catalogue(version: str) -> Mapping[str, MetricRule]:
         retired.update(PROFILE_TAPS, {"profile_views"})
     if major >= 22:
         retired.add("impressions")
-    return {rule.name: rule for rule in _current(major) if rule.name not in retired}
+    return {
+        rule.name: rule for rule in _current(major, reach_long_periods) if rule.name not in retired
+    }
 
 
 def timeframes(version: str) -> tuple[str, ...]:
@@ -407,8 +416,22 @@ def msg_timeframe_unsupported(metrics: list[str]) -> str:
     )
 
 
-def msg_bad_timestamp(param: str) -> str:
-    return f"(#100) The parameter {param} must be a unix timestamp in seconds"
+def msg_bad_time(param: str) -> str:
+    # Meta's wording for an unparsable value is not on record; this is the prefix of
+    # the one it is known to use for a refused since (msg_since_not_valid).
+    return f"(#100) {param} param is not valid"
+
+
+def msg_since_not_valid() -> str:
+    # Recorded from the live API for a since in the future and one older than two
+    # years (Airbyte source-instagram, unit_tests/mock_server/test_user_insights.py,
+    # oncall #11701; also quoted by several public clients): code 100, no subcode.
+    return "(#100) since param is not valid. Metrics data is available for the last 2 years"
+
+
+def msg_since_equals_until() -> str:
+    # Emulator wording (scenario since_equal_until = "reject"); Meta's is not on record.
+    return "(#100) since and until must not be equal"
 
 
 def msg_range_too_long() -> str:

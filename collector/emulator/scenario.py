@@ -51,15 +51,37 @@ TOML layout (every table but ``[[apps]]`` and ``[[accounts]]`` is optional)::
     username = "acme"            # optional
     revoked_at = 1767225600      # optional: token loses access (error 10) then
 
+    name = "Acme Coffee"         # optional IG User node fields (defaults derived)
+    biography = "Roasters"       # ... also website, ig_id, follows_count, media_count
+
     [[tokens]]                   # optional facts about a token
     token = "EAA-token-1"
     expires_at = 1767225600      # unix seconds, or a TOML datetime; 0 = never
     scopes = ["instagram_basic", "instagram_manage_insights"]
+    pages = ["104001"]           # a user token (an agency's system user) that sees these Pages
+
+    [[pages]]                    # optional: Facebook Pages and their IG accounts
+    id = "104001"
+    name = "Acme page"
+    account = "17841400000000001"  # its instagram_business_account (omit: none)
+    access_token = "EAAP-104001"   # optional Page token; it reads the linked account
+    app = "agency-a"               # the Page token's app (default: the account's)
+
+    [fidelity]                   # where Meta's behaviour is disputed (docs/emulator.md)
+    reach_long_periods = true    # v18+: reach takes period=week/days_28
+    since_equal_until = "accept" # or "reject"
+    future_since = "reject"      # or "accept": since later than now
+    paging_stops_at_now = false  # true: no paging.next once it would start after now
+    follower_demographics_timeframe = "optional"  # or "required"
+    max_since_age_days = 0       # > 0: refuse a since older than this many days
+
+Every account without a ``[[pages]]`` entry naming it is reached through an
+implied Page (id ``"1" + its id's last 14 digits``, no Page token), seen by the
+account's own token: scenarios written before Pages existed mean what they meant.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -100,6 +122,9 @@ class App:
 
 @dataclass(frozen=True)
 class Account:
+    """An IG professional account. ``token`` is its own user token; the profile fields
+    (``name`` .. ``media_count``) answer ``GET /{ig-user-id}``, derived when ``None``."""
+
     id: str
     followers: int
     token: str
@@ -108,15 +133,53 @@ class Account:
     username: str | None = None
     revoked_at: float | None = None
     buc_calls: int | None = None  # this account's own BUC allowance (default: [limits])
+    name: str | None = None
+    biography: str | None = None
+    website: str | None = None
+    ig_id: int | None = None
+    follows_count: int | None = None
+    media_count: int | None = None
 
 
 @dataclass(frozen=True)
 class TokenInfo:
+    """Facts about a token. ``kind`` is ``"USER"`` or ``"PAGE"`` (debug_token's type);
+    ``pages`` lists the Page ids a user token sees beyond its own accounts' Pages."""
+
     token: str
     app: str
     expires_at: float = 0.0  # 0 = never
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     user_id: str = ""
+    pages: tuple[str, ...] = ()
+    kind: str = "USER"
+
+
+@dataclass(frozen=True)
+class Page:
+    """A Facebook Page. ``account`` is its linked IG account (``None``: none);
+    ``access_token`` its Page token (``None``: none issued), of app ``app``."""
+
+    id: str
+    name: str
+    account: str | None = None
+    access_token: str | None = None
+    app: str | None = None
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Switches for behaviour where the public evidence is split (docs/emulator.md).
+
+    Defaults are the best-supported reading; each names its alternative.
+    """
+
+    reach_long_periods: bool = True  # v18+: reach accepts period=week and days_28
+    since_equal_until: str = "accept"  # "reject": since == until is a code 100 error
+    future_since: str = "reject"  # "accept": a since later than now is served (empty)
+    paging_stops_at_now: bool = False  # True: no paging.next once it would start after now
+    follower_demographics_timeframe: str = "optional"  # "required": as engaged_audience_*
+    max_since_age_days: int = 0  # > 0: a since older than this is refused ("2 years")
 
 
 @dataclass(frozen=True)
@@ -166,6 +229,8 @@ class Scenario:
     revision_hours: float = 48.0
     since_edge: str = "exclusive"
     retired_metrics: tuple[str, ...] = ()  # refused as unknown in every version
+    pages: tuple[Page, ...] = ()  # declared Pages; see :meth:`all_pages` for the implied ones
+    fidelity: Fidelity = field(default_factory=Fidelity)
 
     def app(self, name: str) -> App:
         for app in self.apps:
@@ -180,162 +245,52 @@ class Scenario:
         return None
 
     def token_info(self, token: str) -> TokenInfo | None:
-        """Facts about ``token``: declared in ``[[tokens]]`` or implied by an account."""
+        """Facts about ``token``: declared in ``[[tokens]]``, implied by an account
+        (a user token) or by a Page's ``access_token`` (a Page token)."""
         for info in self.tokens:
             if info.token == token:
                 return info
         for account in self.accounts:
             if account.token == token:
                 return TokenInfo(token=token, app=account.app, user_id=f"u{account.id}")
+        for page in self.pages:
+            if page.access_token == token:
+                app = page.app
+                if app is None and page.account is not None:
+                    linked = self.account(page.account)
+                    app = linked.app if linked is not None else None
+                return TokenInfo(token=token, app=app or "", user_id=page.id, kind="PAGE")
         return None
+
+    def all_pages(self) -> tuple[Page, ...]:
+        """The declared Pages, then one implied Page per account no declared Page links."""
+        linked = {page.account for page in self.pages if page.account is not None}
+        implied = tuple(
+            Page(id=implied_page_id(a.id), name=f"{a.username or a.id} page", account=a.id)
+            for a in self.accounts
+            if a.id not in linked
+        )
+        return self.pages + implied
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
 
 
-def _timestamp(value: Any, where: str) -> float:
-    if isinstance(value, bool):
-        raise ScenarioError(f"{where}: expected unix seconds or a datetime, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return float(value.timestamp())
-    raise ScenarioError(f"{where}: expected unix seconds or a datetime, got {value!r}")
-
-
-def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: [{key}] must be a table")
-    return value
-
-
-def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}")
+def implied_page_id(account_id: str) -> str:
+    """The id of the implied Page of an account: ``"1"`` + its id's last 14 digits."""
+    return "1" + account_id[-14:]
 
 
 def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-    """Build a :class:`Scenario` from parsed TOML; raises :class:`ScenarioError`."""
-    _check_keys(
-        raw,
-        {
-            "seed",
-            "revision_hours",
-            "since_edge",
-            "retired_metrics",
-            "limits",
-            "latency",
-            "faults",
-            "apps",
-            "accounts",
-            "tokens",
-        },
-        source,
-    )
-    try:
-        apps = tuple(
-            App(
-                name=str(a["name"]),
-                app_id=str(a["app_id"]),
-                app_secret=str(a["app_secret"]),
-                require_proof=bool(a.get("require_proof", False)),
-            )
-            for a in raw.get("apps", [])
-        )
-        accounts = tuple(
-            Account(
-                id=str(a["id"]),
-                followers=int(a["followers"]),
-                token=str(a["token"]),
-                app=str(a["app"]),
-                business_id=str(a["business_id"]) if "business_id" in a else None,
-                username=str(a["username"]) if "username" in a else None,
-                buc_calls=int(a["buc_calls"]) if "buc_calls" in a else None,
-                revoked_at=(
-                    _timestamp(a["revoked_at"], f"{source}: accounts.revoked_at")
-                    if "revoked_at" in a
-                    else None
-                ),
-            )
-            for a in raw.get("accounts", [])
-        )
-        tokens = tuple(
-            TokenInfo(
-                token=str(t["token"]),
-                app=str(t["app"]),
-                expires_at=_timestamp(t.get("expires_at", 0), f"{source}: tokens.expires_at"),
-                scopes=tuple(t.get("scopes", DEFAULT_SCOPES)),
-                user_id=str(t.get("user_id", "")),
-            )
-            for t in raw.get("tokens", [])
-        )
-    except KeyError as exc:
-        raise ScenarioError(f"{source}: an entry lacks the required key {exc.args[0]!r}") from exc
+    """Build a :class:`Scenario` from parsed TOML; raises :class:`ScenarioError`.
 
-    limits_raw = _table(raw, "limits", source)
-    _check_keys(limits_raw, set(LimitSettings.__dataclass_fields__), f"{source}: [limits]")
-    latency_raw = _table(raw, "latency", source)
-    _check_keys(latency_raw, set(LatencySettings.__dataclass_fields__), f"{source}: [latency]")
-    faults_raw = _table(raw, "faults", source)
-    _check_keys(
-        faults_raw,
-        {"rate", "kinds", "slow_s", "schedule", "batch_null_rate"},
-        f"{source}: [faults]",
-    )
-    kinds = tuple(faults_raw.get("kinds", FAULT_KINDS))
-    schedule = tuple(
-        ScheduledFault(call=int(s["call"]), kind=str(s["kind"]))
-        for s in faults_raw.get("schedule", [])
-    )
-    for kind in (*kinds, *(s.kind for s in schedule)):
-        if kind not in FAULT_KINDS:
-            raise ScenarioError(
-                f"{source}: [faults] unknown fault kind {kind!r}; use one of {', '.join(FAULT_KINDS)}"
-            )
-    since_edge = str(raw.get("since_edge", "exclusive"))
-    if since_edge not in ("exclusive", "inclusive"):
-        raise ScenarioError(f"{source}: since_edge must be 'exclusive' or 'inclusive'")
+    The reading itself lives in :mod:`collector.emulator.scenario_toml`; every
+    wrong type or unknown key is one :class:`ScenarioError` line naming ``source``,
+    the key and the fix.
+    """
+    from collector.emulator.scenario_toml import read_scenario
 
-    scenario = Scenario(
-        seed=int(raw.get("seed", 1)),
-        apps=apps,
-        accounts=accounts,
-        tokens=tokens,
-        limits=LimitSettings(**limits_raw),
-        latency=LatencySettings(**latency_raw),
-        faults=FaultSettings(
-            rate=float(faults_raw.get("rate", 0.0)),
-            kinds=kinds,
-            slow_s=float(faults_raw.get("slow_s", 30.0)),
-            schedule=schedule,
-            batch_null_rate=float(faults_raw.get("batch_null_rate", 0.0)),
-        ),
-        revision_hours=float(raw.get("revision_hours", 48.0)),
-        since_edge=since_edge,
-        retired_metrics=tuple(str(m) for m in raw.get("retired_metrics", ())),
-    )
-    _check_references(scenario, source)
-    return scenario
-
-
-def _check_references(scenario: Scenario, source: str) -> None:
-    names = {a.name for a in scenario.apps}
-    if len(names) != len(scenario.apps):
-        raise ScenarioError(f"{source}: two [[apps]] share a name")
-    seen: set[str] = set()
-    for account in scenario.accounts:
-        if account.app not in names:
-            raise ScenarioError(f"{source}: account {account.id} names unknown app {account.app!r}")
-        if account.id in seen:
-            raise ScenarioError(f"{source}: account {account.id} is listed twice")
-        seen.add(account.id)
-    for token in scenario.tokens:
-        if token.app not in names:
-            raise ScenarioError(f"{source}: token entry names unknown app {token.app!r}")
+    return read_scenario(raw, source)
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:

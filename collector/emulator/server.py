@@ -6,6 +6,10 @@ Routes (SPEC 1, 7, 8):
   the query) and ``/{ig_user_id}/insights`` (the default version);
 - ``POST /{version}/`` and ``POST /``: batches (:mod:`collector.emulator.batch`);
 - ``GET [/{version}]/debug_token`` and ``GET [/{version}]/me/accounts``;
+- ``GET [/{version}]/{node-id}``: Page, IG User and ``/me`` nodes
+  (:mod:`collector.emulator.nodes`);
+- every path above also with a trailing slash (facebook-business writes
+  ``/v21.0/{page-id}/``);
 - anything else: a Graph error, code 2500 "Unknown path components".
 
 The pipeline of one insights call or batch item (:meth:`EmulatorState.serve_edge`):
@@ -36,7 +40,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from collector.emulator import batch, faults, tokens
+from collector.emulator import batch, faults, nodes, tokens
 from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint
 from collector.emulator.clock import EmulatorClock, SystemClock
 from collector.emulator.edge import (
@@ -334,6 +338,15 @@ async def handle_me_accounts(request: web.Request) -> web.StreamResponse:
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
+async def handle_node(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    node_id = request.match_info["node_id"]
+    req = _edge_request(request, await _params(request), node_id)
+    answer = nodes.answer_node(state.scenario, req, node_id, state.now())
+    state.log_plain(Route.NODE, answer, token_of(req))
+    return await send(request, state, answer.status, answer.body, {}, None)
+
+
 async def handle_unknown(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     answer = graph_error(2500, f"Unknown path components: {request.path}")
@@ -348,10 +361,14 @@ def build_app(state: EmulatorState) -> web.Application:
     v = f"{{version:{VERSION_PATTERN}}}"
     r = app.router
     for prefix in (f"/{v}", ""):
-        r.add_route("GET", f"{prefix}/debug_token", handle_debug_token)
-        r.add_route("GET", f"{prefix}/me/accounts", handle_me_accounts)
-        r.add_route("GET", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
-        r.add_route("POST", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
+        for slash in ("", "/"):
+            r.add_route("GET", f"{prefix}/debug_token{slash}", handle_debug_token)
+            r.add_route("GET", f"{prefix}/me/accounts{slash}", handle_me_accounts)
+            r.add_route("GET", f"{prefix}/{{ig_user_id}}/insights{slash}", handle_insights)
+            r.add_route("POST", f"{prefix}/{{ig_user_id}}/insights{slash}", handle_insights)
+    for prefix in (f"/{v}", ""):
+        for slash in ("", "/"):
+            r.add_route("GET", f"{prefix}/{{node_id:[0-9A-Za-z_]+}}{slash}", handle_node)
     r.add_route("POST", f"/{v}/", handle_batch)
     r.add_route("POST", f"/{v}", handle_batch)
     r.add_route("POST", "/", handle_batch)

@@ -2,14 +2,16 @@
 
 ``debug_token`` inspects ``input_token`` for a caller who proves to be an app
 with the app access token ``APP_ID|APP_SECRET``. ``me/accounts`` lists the
-Facebook Pages (one per Instagram account here) whose Instagram business
-account the user token can read, paged with ``limit`` and opaque cursors.
+Facebook Pages the user token has a role on (:mod:`collector.emulator.directory`),
+paged with ``limit`` and opaque cursors; ``paging.next`` carries the
+``access_token`` as Meta's does, and ``summary=true`` adds ``summary.total_count``.
+A Page token's ``/me`` is its Page, which has no ``accounts`` edge (code 100).
 
 Emulator choices where Meta documents nothing:
 
-- Each account is reached through one Page; its id is ``"1" + the account id's
-  last 14 digits`` and its name ``"<username> page"``.
-- A token reaches the accounts whose ``token`` it is, until their ``revoked_at``.
+- An account with no declared ``[[pages]]`` entry is reached through an implied
+  Page: id ``"1" + the account id's last 14 digits``, name ``"<username> page"``.
+- Pages whose linked account's access was revoked (``revoked_at``) are not listed.
 - ``data_access_expires_at`` equals ``expires_at`` (0: never).
 - Neither endpoint counts against the insights rate limits or draws faults.
 """
@@ -19,21 +21,21 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from collector.emulator.edge import SECRET_PARAMS, EdgeAnswer, EdgeRequest, graph_error, token_of
-from collector.emulator.scenario import Account, App, Scenario, TokenInfo
+from collector.emulator.directory import directory
+from collector.emulator.edge import EdgeAnswer, EdgeRequest, graph_error, token_of
+from collector.emulator.nodes import check_fields, nonexisting_field, parse_fields, render_page
+from collector.emulator.scenario import App, Scenario, TokenInfo
+
+__all__ = ["debug_token", "me_accounts", "parse_fields"]
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 CANNOT_PARSE = "Invalid OAuth access token - Cannot parse access token"
 BAD_SIGNATURE = "Invalid OAuth access token signature."
 NO_ACTIVE_TOKEN = "An active access token must be used to query information about the current user."
-
-PAGE_FIELDS = ("id", "name", "instagram_business_account")
-IG_FIELDS = ("id", "username", "followers_count")
 
 
 def _expired_message(expires_at: float, now: float) -> str:
@@ -86,7 +88,7 @@ def debug_token(scenario: Scenario, req: EdgeRequest, now: float) -> EdgeAnswer:
     owner = scenario.app(info.app)
     data: dict[str, Any] = {
         "app_id": owner.app_id,
-        "type": "USER",
+        "type": info.kind,
         "application": owner.name,
         "data_access_expires_at": int(info.expires_at),
         "expires_at": int(info.expires_at),
@@ -103,61 +105,6 @@ def debug_token(scenario: Scenario, req: EdgeRequest, now: float) -> EdgeAnswer:
     return EdgeAnswer(200, {"data": data})
 
 
-def parse_fields(text: str) -> dict[str, tuple[str, ...] | None]:
-    """Parse a Graph ``fields`` value: ``a,b{c,d}`` -> ``{"a": None, "b": ("c", "d")}``.
-
-    Raises ``ValueError`` on unbalanced braces, nesting deeper than one level or
-    an empty name.
-    """
-    parts: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for ch in text:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        if depth not in (0, 1):
-            raise ValueError(text)
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if depth != 0:
-        raise ValueError(text)
-    parts.append("".join(current))
-    out: dict[str, tuple[str, ...] | None] = {}
-    for part in parts:
-        name, brace, rest = part.strip().partition("{")
-        name = name.strip()
-        if not name.isidentifier() or (brace and not rest.endswith("}")):
-            raise ValueError(text)
-        out[name] = tuple(f.strip() for f in rest[:-1].split(",") if f.strip()) if brace else None
-    return out
-
-
-def page_id(account: Account) -> str:
-    """The id of the Page an account is reached through (emulator convention)."""
-    return "1" + account.id[-14:]
-
-
-def _page(account: Account, fields: Mapping[str, tuple[str, ...] | None]) -> dict[str, Any]:
-    page: dict[str, Any] = {}
-    if "name" in fields:
-        page["name"] = f"{account.username or account.id} page"
-    if "instagram_business_account" in fields:
-        ig_all = {
-            "id": account.id,
-            "username": account.username or "",
-            "followers_count": account.followers,
-        }
-        wanted = fields["instagram_business_account"] or ("id",)
-        page["instagram_business_account"] = {k: ig_all[k] for k in IG_FIELDS if k in wanted}
-    page["id"] = page_id(account)
-    return page
-
-
 def _cursor(index: int) -> str:
     return base64.urlsafe_b64encode(f"idx:{index}".encode()).decode().rstrip("=")
 
@@ -170,28 +117,6 @@ def _uncursor(cursor: str) -> int | None:
     if not raw.startswith("idx:") or not raw[4:].isdigit():
         return None
     return int(raw[4:])
-
-
-def _check_fields(req: EdgeRequest) -> dict[str, tuple[str, ...] | None] | EdgeAnswer:
-    text = req.params.get("fields")
-    if not text:
-        return {"id": None, "name": None}
-    try:
-        fields = parse_fields(text)
-    except ValueError:
-        return graph_error(100, f"(#100) Syntax error in fields: {text}")
-    for name, sub in fields.items():
-        if name not in PAGE_FIELDS:
-            return graph_error(
-                100, f"(#100) Tried accessing nonexisting field ({name}) on node type (Page)"
-            )
-        for subname in sub or ():
-            if subname not in IG_FIELDS:
-                return graph_error(
-                    100,
-                    f"(#100) Tried accessing nonexisting field ({subname}) on node type (IGUser)",
-                )
-    return fields
 
 
 def me_accounts(scenario: Scenario, req: EdgeRequest, path: str, now: float) -> EdgeAnswer:
@@ -208,7 +133,10 @@ def me_accounts(scenario: Scenario, req: EdgeRequest, path: str, now: float) -> 
         return graph_error(190, CANNOT_PARSE)
     if not _is_valid(info, now):
         return graph_error(190, _expired_message(info.expires_at, now), subcode=463)
-    fields = _check_fields(req)
+    if info.kind == "PAGE":
+        # A Page token's /me is the Page, which has no accounts edge.
+        return nonexisting_field("accounts", "Page")
+    fields = check_fields(req.params.get("fields"), {"id": None, "name": None})
     if isinstance(fields, EdgeAnswer):
         return fields
     try:
@@ -223,21 +151,21 @@ def me_accounts(scenario: Scenario, req: EdgeRequest, path: str, now: float) -> 
         if index is None:
             return graph_error(100, "(#100) Invalid cursor")
         start = index + 1
-    reachable = [
-        a
-        for a in scenario.accounts
-        if a.token == token and (a.revoked_at is None or now < a.revoked_at)
-    ]
-    chosen = reachable[start : start + limit]
-    body: dict[str, Any] = {"data": [_page(a, fields) for a in chosen]}
+    listed = directory(scenario).pages_listed(token, now)
+    chosen = listed[start : start + limit]
+    body: dict[str, Any] = {"data": [render_page(scenario, p, fields) for p in chosen]}
     if chosen:
         paging: dict[str, Any] = {
             "cursors": {"before": _cursor(start), "after": _cursor(start + len(chosen) - 1)}
         }
-        if start + len(chosen) < len(reachable):
-            # Like the insights paging URLs, ``next`` carries no secret: the client adds its own.
-            query = {k: v for k, v in req.params.items() if k != "after" and k not in SECRET_PARAMS}
+        if start + len(chosen) < len(listed):
+            # As Meta's: the link repeats the request, access_token included (SPEC 3).
+            query = {k: v for k, v in req.params.items() if k not in ("after", "access_token")}
+            query["access_token"] = token
             query["after"] = paging["cursors"]["after"]
             paging["next"] = f"{req.base_url}{path}?{urlencode(query)}"
         body["paging"] = paging
+    if req.params.get("summary", "").lower() in ("true", "1", "total_count"):
+        # facebook-business's Cursor asks summary=true; Meta adds the total count.
+        body["summary"] = {"total_count": len(listed)}
     return EdgeAnswer(200, body)

@@ -124,10 +124,11 @@ def _demographic(
     timeframe: str | None,
     now: float,
 ) -> dict[tuple[str, ...], int]:
-    if timeframe is None or not breakdowns:
-        raise ValueError("demographics need a timeframe and a breakdown")
+    if not breakdowns or (timeframe is None and metric != "follower_demographics"):
+        raise ValueError("demographics need a breakdown, and a timeframe but for followers")
+    frame = timeframe if timeframe is not None else R.NO_TIMEFRAME
     return data.demographic_map(
-        scenario.seed, account.id, account.followers, metric, breakdowns, timeframe, _la_date(now)
+        scenario.seed, account.id, account.followers, metric, breakdowns, frame, _la_date(now)
     )
 
 
@@ -158,14 +159,16 @@ def truth_values(
         return [{"value": amap}]
     if kind is Kind.DEMOGRAPHIC:
         results = _demographic(scenario, account, metric, cuts, timeframe, now)
-        label = str(timeframe).upper()
+        # Without a timeframe (follower_demographics) the keys are the breakdowns alone.
+        head = ["timeframe"] if timeframe is not None else []
+        label = [str(timeframe).upper()] if timeframe is not None else []
         return [
             {
                 "breakdowns": [
                     {
-                        "dimension_keys": ["timeframe", *cuts],
+                        "dimension_keys": [*head, *cuts],
                         "results": [
-                            {"dimension_values": [label, *k], "value": v}
+                            {"dimension_values": [*label, *k], "value": v}
                             for k, v in results.items()
                         ],
                     }
@@ -254,9 +257,9 @@ def truth_points(
         return [(None, {dim: key}, value) for key, value in amap.items()]
     if kind is Kind.DEMOGRAPHIC:
         results = _demographic(scenario, account, metric, cuts, timeframe, now)
-        label = str(timeframe).upper()
+        frame = {"timeframe": str(timeframe).upper()} if timeframe is not None else {}
         return [
-            (None, {"timeframe": label, **dict(zip(cuts, key, strict=True))}, value)
+            (None, {**frame, **dict(zip(cuts, key, strict=True))}, value)
             for key, value in results.items()
         ]
     points: list[Point] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .edge_support import BIG, NOW, TODAY_START, ask, error_of
+from .edge_support import BIG, NOW, TODAY_START, ask, error_of, scenario
 
 LEGACY = {
     "impressions",
@@ -117,10 +117,16 @@ def test_period_incompatible_with_metric() -> None:
     )
 
 
-def test_reach_keeps_only_day_from_v18() -> None:
-    """v18+ reach refuses period=week while impressions still takes it."""
-    assert ask({"metric": "impressions", "period": "week"}, version="v18.0").status == 200
-    assert "(reach)" in message({"metric": "reach", "period": "week"}, "v18.0")
+def test_reach_keeps_only_day_from_v18_when_switched() -> None:
+    """With reach_long_periods off, v18+ reach refuses period=week while impressions takes it."""
+    strict = scenario(fidelity={"reach_long_periods": False})
+    week = {"metric": "reach", "period": "week"}
+    assert (
+        ask({"metric": "impressions", "period": "week"}, version="v18.0", world=strict).status
+        == 200
+    )
+    answer = ask(week, version="v18.0", world=strict)
+    assert "(reach)" in answer.body["error"]["message"]
 
 
 def test_unknown_period_is_refused() -> None:
@@ -156,9 +162,10 @@ def test_since_after_until() -> None:
     assert message(params).startswith("(#100)")
 
 
-def test_non_numeric_since() -> None:
-    """since that is not unix seconds is a code 100 error."""
-    assert message({"metric": "reach", "period": "day", "since": "yesterday"}).startswith("(#100)")
+def test_unparsable_since() -> None:
+    """since that is neither unix seconds nor a strtotime value is a code 100 error."""
+    params = {"metric": "reach", "period": "day", "since": "next blue moon"}
+    assert message(params) == "(#100) since param is not valid"
 
 
 def test_audience_with_since_is_refused() -> None:
@@ -244,9 +251,17 @@ def test_breakdown_must_suit_the_metric() -> None:
     )
 
 
-def test_demographics_need_a_timeframe() -> None:
-    """follower_demographics without timeframe is refused."""
-    assert "timeframe" in message({**DEMO, "breakdown": "country"}, "v20.0")
+def test_engaged_demographics_need_a_timeframe() -> None:
+    """engaged_audience_demographics without timeframe is refused."""
+    params = {**DEMO, "metric": "engaged_audience_demographics", "breakdown": "country"}
+    assert "timeframe" in message(params, "v20.0")
+
+
+def test_follower_demographics_need_a_timeframe_when_switched() -> None:
+    """With follower_demographics_timeframe = "required", its omitted timeframe is refused."""
+    strict = scenario(fidelity={"follower_demographics_timeframe": "required"})
+    answer = ask({**DEMO, "breakdown": "country"}, version="v20.0", world=strict)
+    assert "timeframe" in answer.body["error"]["message"]
 
 
 def test_demographics_need_a_breakdown() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -149,11 +150,11 @@ async def test_me_accounts_next_url_leads_to_the_next_page(http: aiohttp.ClientS
     assert pages == [2, 1]
 
 
-async def test_me_accounts_next_url_has_no_token(http: aiohttp.ClientSession) -> None:
-    """paging.next never repeats the access token (it could end up in a log)."""
+async def test_me_accounts_next_url_repeats_the_token(http: aiohttp.ClientSession) -> None:
+    """paging.next repeats the access token, as Meta's links do (SPEC 3)."""
     async with running_emulator(scenario(accounts=3), clock=FixedClock(NOW)) as emu:
         _, body = await get_json(http, f"{emu.base_url}/me/accounts?limit=1&access_token={USER}")
-    assert USER not in body["paging"]["next"]
+    assert parse_qs(urlsplit(body["paging"]["next"]).query)["access_token"] == [USER]
 
 
 async def test_me_accounts_drops_a_revoked_account(http: aiohttp.ClientSession) -> None:
