@@ -123,6 +123,10 @@ def test_example_config_round_trips(tmp_path: Path) -> None:
         Path("out/insights.sqlite"),
     )
     assert (config.log.format, config.log.level) == ("auto", "info")
+    assert (config.budget_of("agency-a").target_pct, config.budget_of("agency-b").target_pct) == (
+        90.0,
+        95.0,
+    )
     assert config.warnings == ()
 
 
@@ -627,3 +631,31 @@ def test_bad_budget_values_are_located(
     assert f": {where}: " in message
     assert problem in message
     assert "fix: " in message
+
+
+def test_example_config_with_several_mistakes_reports_them_all(tmp_path: Path) -> None:
+    """config/example.toml with five mistakes in five places gives five sorted lines at once."""
+    text = (REPO / "config" / "example.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ("calls_per_hour = 2000", "calls_per_hour = -5"),
+        ('level = "info"', 'level = "loud"'),
+        ("target_pct = 90", "target_pct = 120"),
+        ('since = "90d"', 'since = "2025-02-30"'),
+        ("timeout_s = 30", 'timeout_s = "30"'),
+    ):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "example.toml"
+    path.write_text(text, encoding="utf-8")
+    environ = {"AGENCY_A_SECRET": "sec-a", "TOKEN_ACME": "EAAacme"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=environ)
+    assert [problem.key for problem in caught.value.problems] == [
+        "[collect].since",
+        "[graph].timeout_s",
+        "[log].level",
+        "apps[1].target_pct",
+        "apps[2].calls_per_hour",
+    ]
+    assert all(problem.fix for problem in caught.value.problems)
+    assert len(str(caught.value).splitlines()) == 5
