@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.config.checks import ConfigError, Table, closest, numeric_id, secret_value
+from collector.config.checks import ConfigError, Problem, Table, closest, numeric_id, secret_value
 from collector.config.secrets import SecretError, SecretResolver
 
 COLUMNS: tuple[str, ...] = ("id", "app", "token", "label")
@@ -220,25 +220,21 @@ def load_accounts(
     a missing registry file, any bad row, and an empty result.
     """
     accounts: list[AccountConfig] = []
+    found: list[Problem] = []  # every bad [[accounts]] entry, and the registry's first mistake
     origin: dict[str, str] = {}  # account id -> where it was first listed
     for table in top.tables("accounts", ACCOUNT_KEYS):
-        account_id = numeric_id(table, "id")
-        if account_id in origin:
-            raise table.error(
-                "id",
-                f"account {account_id} is listed twice (also {origin[account_id]})",
-                "remove one",
-            )
-        origin[account_id] = table.path
-        app = table.string("app").strip()
-        if app not in app_names:
-            raise table.error("app", *_unknown_app(app, app_names))
-        token = secret_value(table, "token", resolver, top.file.parent)
-        label = table.string("label", "", empty=True)
-        accounts.append(AccountConfig(account_id, app, token, label))
-    registry = top.table("registry", ("path",))
-    if registry.has("path"):
-        accounts.extend(_registry_accounts(registry, app_names, resolver, origin))
+        try:
+            accounts.append(_account(table, app_names, resolver, origin))
+        except ConfigError as exc:
+            found.extend(exc.problems)
+    try:
+        registry = top.table("registry", ("path",))
+        if registry.has("path"):
+            accounts.extend(_registry_accounts(registry, app_names, resolver, origin))
+    except ConfigError as exc:
+        found.extend(exc.problems)
+    if found:
+        raise ConfigError.of(found)
     if not accounts:
         raise ConfigError(
             top.file,
@@ -247,6 +243,25 @@ def load_accounts(
             "add [[accounts]] tables or a [registry] path to a CSV with rows",
         )
     return tuple(accounts)
+
+
+def _account(
+    table: Table, app_names: list[str], resolver: SecretResolver, origin: dict[str, str]
+) -> AccountConfig:
+    account_id = numeric_id(table, "id")
+    if account_id in origin:
+        raise table.error(
+            "id",
+            f"account {account_id} is listed twice (also {origin[account_id]})",
+            "remove one",
+        )
+    origin[account_id] = table.path
+    app = table.string("app").strip()
+    if app not in app_names:
+        raise table.error("app", *_unknown_app(app, app_names))
+    token = secret_value(table, "token", resolver, table.file.parent)
+    label = table.string("label", "", empty=True)
+    return AccountConfig(account_id, app, token, label)
 
 
 def _registry_accounts(

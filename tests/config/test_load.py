@@ -659,3 +659,16 @@ def test_example_config_with_several_mistakes_reports_them_all(tmp_path: Path) -
     ]
     assert all(problem.fix for problem in caught.value.problems)
     assert len(str(caught.value).splitlines()) == 5
+
+
+def test_every_bad_account_entry_is_reported(tmp_path: Path) -> None:
+    """Two bad [[accounts]] tables give two located problems, not just the first."""
+    bad_app = ACCOUNT.replace("17841400000000001", "17841400000000002").replace(
+        '"agency-a"', '"agency-z"'
+    )
+    bad_id = ACCOUNT.replace("17841400000000001", "17841x")
+    message = error_of(tmp_path, BASE + bad_app + bad_id)
+    lines = message.splitlines()
+    assert len(lines) == 2
+    assert ': accounts[2].app: names app "agency-z"' in lines[0]
+    assert ": accounts[3].id: is not numeric" in lines[1]
