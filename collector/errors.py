@@ -17,6 +17,12 @@
             ├── PermissionDenied   codes 10, 200-299: stop the account
             └── TokenInvalid       code 190: stop every account on that token
 
+Every class carries the ``exit_code`` the CLI ends with when one reaches it:
+2 for what is checked before any request (usage, config, outputs), 1 for a run
+that started and could not finish everything. ``config.checks.ConfigError``
+(a ``UsageError``), ``storage.sqlite.SchemaError`` (an ``OutputError``) and the
+writer's ``SinkMismatchError`` / ``WriterFailedError`` hang from this tree too.
+
 Messages never carry a token, an app secret or an ``appsecret_proof``: the API's
 own message is kept, and the request is described by its path and metrics only.
 """
@@ -25,15 +31,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+"""The CLI's exit codes: everything done; a partial run; nothing could be started."""
 
 
 class CollectorError(Exception):
-    """Root of every error the collector raises on purpose."""
+    """Root of every error the collector raises on purpose.
+
+    ``exit_code`` is what the CLI exits with when this error ends a command.
+    """
+
+    exit_code: ClassVar[int] = EXIT_PARTIAL
 
 
 class UsageError(CollectorError):
     """The command line or its inputs cannot be used; exit code 2."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
 
 
 class OutputError(CollectorError):
@@ -44,12 +60,16 @@ class OutputError(CollectorError):
     The message names the path and the fix.
     """
 
+    exit_code: ClassVar[int] = EXIT_USAGE
+
 
 class StoreFailed(CollectorError):
     """The store or the sink writer failed while a run was under way; exit code 1.
 
     What was committed before stays committed; the rest stays pending for the next run.
     """
+
+    exit_code: ClassVar[int] = EXIT_PARTIAL
 
 
 class GraphError(CollectorError):

@@ -25,10 +25,18 @@ import structlog
 
 REDACTED = "[REDACTED]"
 
-# Credential-shaped text: query parameters, Authorization values, Meta token prefixes.
+# Credential-shaped text. Only text that *is* a credential matches: a parameter's
+# value (``access_token=...`` in a URL or a body, ``"access_token": "..."`` in
+# JSON), the value of an Authorization header, a Meta token (``EAA...``). A bare
+# scheme word followed by a word is not enough: Meta's own messages read
+# "Invalid OAuth access token" (code 190), which must reach the logs as it is.
+_PARAM = r"(?i:access_token|appsecret_proof|client_secret|input_token)"
 _PATTERNS = re.compile(
-    r"(?P<param>(?:access_token|appsecret_proof|client_secret|input_token)=)[^&\s\"']+"
-    r"|(?P<auth>(?:Bearer|OAuth)\s+)[^\s\"',]+"
+    rf"(?P<param>\b(?:{_PARAM})=)[^&\s\"']+"
+    rf"|(?P<json>[\"']?\b(?:{_PARAM})[\"']?\s*:\s*[\"'])[^\"']+"
+    r"|(?P<header>\b(?i:Authorization)[\"']?\s*[:=]\s*[\"']?(?i:Bearer|OAuth)\s+)[^\s\"',]+"
+    # RFC 6750's b64token, long enough to be one; _looks_random tells it from prose.
+    r"|(?P<scheme>\b(?:Bearer|OAuth)\s+)(?P<credential>[A-Za-z0-9\-._~+/|]{16,}=*)"
     r"|\bEAA[A-Za-z0-9]{8,}"
 )
 # Words that may be a secret, for the exact look-up in the registered set.
@@ -106,11 +114,42 @@ class Redactor:
 
 
 def _pattern_replacement(match: re.Match[str]) -> str:
-    prefix = match.group("param") or match.group("auth") or ""
+    scheme = match.group("scheme")
+    if scheme is not None:
+        credential = match.group("credential")
+        if not _looks_random(credential):
+            return match.group(0)
+        return scheme + REDACTED
+    prefix = match.group("param") or match.group("json") or match.group("header") or ""
     return prefix + REDACTED
 
 
+def _looks_random(word: str) -> bool:
+    """Whether a word after a bare ``Bearer``/``OAuth`` is a credential, not prose.
+
+    Tokens mix digits or letter cases; words of a sentence (even long ones, even
+    hyphenated) do not.
+    """
+    has_digit = any(c.isdigit() for c in word)
+    mixed_case = any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
+    return has_digit or mixed_case
+
+
 REDACTOR = Redactor()
+"""The process's one redactor: every structlog event goes through it (see :func:`configure`)."""
+
+
+def redact_text(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` as a log line would show it: registered secrets, ``secrets`` and
+    credential-shaped parts replaced by :data:`REDACTED`.
+
+    For text that leaves the process by another door than a log event: an
+    exception raised to a library caller, a line the CLI prints. ``secrets``
+    (e.g. the token of one call) are blanked here without being registered.
+    """
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return REDACTOR.clean(text)
 
 
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
@@ -127,14 +166,24 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+_json_lines = False
+
+
+def json_lines() -> bool:
+    """Whether the last :func:`configure` chose JSON lines (then stderr carries nothing else)."""
+    return _json_lines
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Set structlog up once: JSON lines or console, with the redactor before rendering.
 
     Without ``stream`` the logs go to the current ``sys.stderr`` at each write, so a
     replaced or closed stderr object (a test runner's capture) is never written to.
     """
+    global _json_lines
     out = stream or sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
+    _json_lines = not console
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())
         if console

@@ -2,7 +2,7 @@
 
 This is an entry point, like the CLI: it is the one place outside the tests that
 starts the emulator, in-process, on a free loopback port, and points the demo
-config's ``[graph].base_url`` at it. The collector itself does not know it is
+config's ``[graph].base_url`` at it. The summary goes to stdout, like ``run``'s. The collector itself does not know it is
 talking to an emulator.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 from pathlib import Path
 
 import structlog
 
 from collector.config.load import load_config
 from collector.reporting.summary import render_table
+from collector.storage.inspect import check_outputs
 
 log = structlog.get_logger("collector.cli.demo")
 
@@ -27,6 +27,11 @@ def find_demo_config() -> Path:
     if here.exists():
         return here
     return Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+
+def demo_outputs(out: Path) -> tuple[Path, Path]:
+    """The demo's SQLite and NDJSON files in ``out``."""
+    return out / "demo.sqlite", out / "demo.ndjson"
 
 
 def _clear(out: Path, names: tuple[str, ...]) -> None:
@@ -42,7 +47,7 @@ async def _demo(config_path: Path, out: Path, keep: bool) -> int:
     config = load_config(config_path)
     for warning in config.warnings:
         log.warning("config_warning", detail=warning)
-    ndjson, sqlite = out / "demo.ndjson", out / "demo.sqlite"
+    sqlite, ndjson = demo_outputs(out)
     async with running_emulator() as emulator:
         log.info("emulator_started", base_url=emulator.base_url)
         config = dataclasses.replace(
@@ -51,17 +56,21 @@ async def _demo(config_path: Path, out: Path, keep: bool) -> int:
             output=dataclasses.replace(config.output, ndjson=ndjson, sqlite=sqlite),
         )
         summary = await run_once(config)
-    print(render_table(summary), file=sys.stderr)
+    print(render_table(summary))
     print(
         f"\ndemo: {summary.points_written:,} points from {summary.calls:,} requests "
-        f"(plan: {summary.planned:,}) in {summary.duration_s:.2f} s -> {ndjson}, {sqlite}",
-        file=sys.stderr,
+        f"(plan: {summary.planned:,}) in {summary.duration_s:.2f} s -> {ndjson}, {sqlite}"
     )
     return summary.exit_code
 
 
 def run_demo(*, config_path: Path | None, out: Path, keep: bool) -> int:
-    """Run the demo; the exit code of the pull (0 when everything was collected)."""
+    """Run the demo; the exit code of the pull (0 when everything was collected).
+
+    Raises :class:`~collector.errors.OutputError` before anything is started or
+    removed when ``out`` or the demo's files in it cannot be used.
+    """
+    check_outputs(*demo_outputs(out))
     out.mkdir(parents=True, exist_ok=True)
     if not keep:
         _clear(out, ("demo.ndjson", "demo.sqlite"))

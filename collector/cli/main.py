@@ -1,7 +1,11 @@
 """``ig-collector``: the command line. Logging is configured here, once.
 
 Exit codes: 0 everything done; 1 partial (the summary names what failed and
-why); 2 a config or usage error (nothing was sent).
+why); 2 a usage, config or output error, found before any request was sent.
+Every error the collector knows (:class:`~collector.errors.CollectorError`)
+ends a command with one message on stderr and its ``exit_code``: a plain line,
+or with JSON logs one ``command_failed`` event. ``--debug`` adds the traceback.
+The run's summary table goes to stdout; stderr is the logs' stream.
 """
 
 from __future__ import annotations
@@ -11,125 +15,67 @@ import asyncio
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import structlog
 
-from collector import __version__
-from collector.config.load import Config, ConfigError, apply_overrides, load_config
-from collector.logs import configure
+from collector.cli.parser import parse
+from collector.config.load import Config, apply_overrides, load_config
+from collector.errors import EXIT_OK, EXIT_PARTIAL, CollectorError
+from collector.logs import configure, json_lines, redact_text
+from collector.storage.inspect import check_outputs
 
 log = structlog.get_logger("collector.cli.main")
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ig-collector",
-        description="Collect Instagram account insights from the Graph API for many accounts.",
-    )
-    parser.add_argument("--version", action="version", version=f"ig-collector {__version__}")
-    parser.add_argument(
-        "--log-format",
-        choices=("auto", "json", "console"),
-        default=None,
-        help="override [log].format (default: console on a terminal, else JSON)",
-    )
-    parser.add_argument("--log-level", default=None, help="override [log].level")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    run = sub.add_parser("run", help="pull insights for every account of a config")
-    run.add_argument("--config", required=True, type=Path)
-    run.add_argument("--since", help="first end_time date: YYYY-MM-DD or Nd (N days ago)")
-    run.add_argument("--until", help="last end_time date: YYYY-MM-DD or Nd")
-    run.add_argument("--accounts", help="only these account ids, comma-separated")
-    run.add_argument("--ndjson", help="NDJSON output path (.gz for gzip)")
-    run.add_argument("--sqlite", help="SQLite output path")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
-    run.add_argument(
-        "--deadline",
-        type=float,
-        metavar="SECONDS",
-        help="schedule no retry past this many seconds; such requests fail with their cause",
-    )
-
-    check = sub.add_parser("check-config", help="validate a config and its registry; send nothing")
-    check.add_argument("--config", required=True, type=Path)
-    check.add_argument(
-        "--suggest",
-        nargs="?",
-        const="",
-        metavar="VERSION",
-        help="print [collect] rewritten for VERSION (default: [graph].api_version if v22+, "
-        "else v24.0): retired metrics become their heirs; the config is not validated",
-    )
-
-    plan = sub.add_parser("plan", help="show the requests a run would send; send nothing")
-    plan.add_argument("--config", required=True, type=Path)
-    plan.add_argument("--since")
-    plan.add_argument("--until")
-    plan.add_argument("--accounts")
-
-    status = sub.add_parser("status", help="the ledger and freshness of a SQLite output")
-    status.add_argument("--sqlite", required=True, type=Path)
-
-    daemon = sub.add_parser(
-        "daemon", help="keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"
-    )
-    daemon.add_argument("--config", required=True, type=Path)
-
-    demo = sub.add_parser("demo", help="start the bundled emulator and pull config/demo.toml")
-    demo.add_argument("--config", type=Path, default=None, help="default: config/demo.toml")
-    demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
-    demo.add_argument("--keep", action="store_true", help="keep earlier demo output (resume)")
-
-    sub.add_parser(
-        "emulator", help="run the Graph API emulator (see `emulator --help`)", add_help=False
-    )
-    return parser
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    # The emulator has its own parser (serve and truth); hand it everything after the word.
-    if "emulator" in args_list and args_list.index("emulator") == _first_positional(args_list):
+    """Run one command; its exit code."""
+    args, rest = parse(argv)
+    configure(args.log_format or "auto", args.log_level or "info")
+    if args.command == "emulator":
+        # The emulator has its own parser (serve and truth): it gets all but ours.
         from collector.emulator.cli import main as emulator_main
 
-        return emulator_main(args_list[args_list.index("emulator") + 1 :])
-    parser = _parser()
-    args = parser.parse_args(args_list)
-    configure(args.log_format or "auto", args.log_level or "info")
+        return emulator_main(rest)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": _run,
+        "check-config": _check,
+        "plan": _plan,
+        "status": _status,
+        "daemon": _daemon,
+        "demo": _demo,
+    }
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "check-config":
-            return _check(args)
-        if args.command == "plan":
-            return _plan(args)
-        if args.command == "status":
-            return _status(args)
-        if args.command == "daemon":
-            return _daemon(args)
-        if args.command == "demo":
-            from collector.cli.demo import run_demo
-
-            return run_demo(config_path=args.config, out=args.out, keep=args.keep)
-    except ConfigError as error:
-        print(f"ig-collector: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return commands[args.command](args)
+    except CollectorError as error:
+        return _fail(error, error.exit_code, debug=args.debug)
     except KeyboardInterrupt:
         print("ig-collector: interrupted; re-run the same command to resume", file=sys.stderr)
-        return 130
-    parser.error(f"unknown command {args.command}")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug: still one line, the traceback with --debug
+        return _fail(error, EXIT_PARTIAL, debug=args.debug, unexpected=True)
 
 
-def _first_positional(args: list[str]) -> int:
-    for i, arg in enumerate(args):
-        if not arg.startswith("-"):
-            return i
-    return -1
+def _fail(error: BaseException, code: int, *, debug: bool, unexpected: bool = False) -> int:
+    """Report ``error`` once on stderr (redacted) and return ``code``."""
+    message = redact_text(str(error)) or type(error).__name__
+    if unexpected:
+        message = f"unexpected {type(error).__name__}: {message}"
+        if not debug:
+            message += " (re-run with --debug for the traceback)"
+    if json_lines():
+        fields: dict[str, object] = {"error": message, "exit_code": code}
+        if debug:
+            fields["exception"] = redact_text("".join(traceback.format_exception(error)))
+        log.error("command_failed", **fields)
+        return code
+    if debug:
+        sys.stderr.write(redact_text("".join(traceback.format_exception(error))))
+    print(f"ig-collector: {message}", file=sys.stderr)
+    return code
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -170,19 +116,18 @@ def _crash_hook(spec: str | None) -> Callable[[str], None] | None:
 
 def _run(args: argparse.Namespace) -> int:
     from collector.engine.run import run_once
-    from collector.reporting.summary import Progress, render_table
+    from collector.reporting.summary import progress_factory, render_table, stderr_is_terminal
 
     config = load(args)
+    check_outputs(config.output.sqlite, config.output.ndjson)
     hook = _crash_hook(os.environ.get("IG_COLLECTOR_CRASH_AT"))
+    progress = None
+    if not args.no_progress:
+        progress = progress_factory(terminal=stderr_is_terminal() and not json_lines())
     summary = asyncio.run(
-        run_once(
-            config,
-            progress=None if args.no_progress else Progress,
-            writer_hook=hook,
-            deadline_s=args.deadline,
-        )
+        run_once(config, progress=progress, writer_hook=hook, deadline_s=args.deadline)
     )
-    print(render_table(summary), file=sys.stderr)
+    print(render_table(summary))
     return summary.exit_code
 
 
@@ -210,27 +155,21 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from collector.reporting.plan import render_status
+    from collector.reporting.plan import render_status_report
 
-    if not args.sqlite.exists():
-        print(
-            f"ig-collector: {args.sqlite}: no such file; fix: give the --sqlite of a run",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    from collector.planning.freshness import render_freshness
-
-    print(asyncio.run(render_freshness(args.sqlite)))
-    print()
-    print(asyncio.run(render_status(args.sqlite)))
+    print(asyncio.run(render_status_report(args.sqlite)))
     return EXIT_OK
 
 
 def _daemon(args: argparse.Namespace) -> int:
     from collector.daemon.service import Daemon
 
-    config = load(args)
-    daemon = Daemon(config, reload=lambda: load(args))
+    def checked() -> Config:
+        config = load(args)
+        check_outputs(config.output.sqlite, config.output.ndjson)
+        return config
+
+    daemon = Daemon(checked(), reload=checked)
 
     async def serve() -> int:
         daemon.install_signals()
@@ -239,7 +178,13 @@ def _daemon(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(serve())
     except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from collector.cli.demo import run_demo
+
+    return run_demo(config_path=args.config, out=args.out, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """What ``ig-collector plan`` and ``ig-collector status`` print.
 
 ``plan`` reads only the config and the clock: it sends nothing and opens no
-output. ``status`` reads only the ledger of a SQLite output.
+output. ``status`` reads a SQLite output opened read-only
+(:func:`collector.storage.inspect.open_read_only`): it refuses a file that is
+not one of ours and creates nothing in any file.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from collector.clock import Clock, SystemClock
 from collector.config.load import Config
 from collector.engine.run import plan_minimum_seconds, plan_specs, planned_requests
 from collector.graph.pacific import pacific_date
+from collector.planning.freshness import freshness_table
 from collector.planning.planner import describe_groups
-from collector.storage.sqlite import Store
+from collector.storage.inspect import open_read_only
+from collector.storage.sqlite import LedgerSummary
 
 
 def render_plan(config: Config, clock: Clock | None = None) -> str:
@@ -66,13 +70,27 @@ def render_plan(config: Config, clock: Clock | None = None) -> str:
     return "\n".join(lines)
 
 
-async def render_status(sqlite: Path) -> str:
-    """The ledger per account: requests by state, and failures by reason."""
-    store = await Store.open(sqlite)
-    try:
+async def render_status_report(sqlite: Path, clock: Clock | None = None) -> str:
+    """``ig-collector status``: the freshness table, then the ledger per account.
+
+    Raises :class:`~collector.errors.OutputError` for a path that is not a store of ours.
+    """
+    async with open_read_only(sqlite) as store:
+        rows = await store.freshness()
+        files = await store.ndjson_files()
         summary = await store.ledger_summary()
-    finally:
-        await store.close()
+    now = (clock or SystemClock()).now()
+    return freshness_table(rows, files, now) + "\n\n" + ledger_table(summary)
+
+
+async def render_status(sqlite: Path) -> str:
+    """The ledger per account of the store at ``sqlite`` (opened read-only)."""
+    async with open_read_only(sqlite) as store:
+        return ledger_table(await store.ledger_summary())
+
+
+def ledger_table(summary: LedgerSummary) -> str:
+    """The ledger per account: requests by state, and failures by reason."""
     states = ("pending", "done", "no_data", "failed")
     header = f"{'account':<22} " + " ".join(f"{s:>8}" for s in states)
     lines = [header, "-" * len(header)]

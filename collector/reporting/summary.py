@@ -1,14 +1,21 @@
-"""How a run's summary and progress look to a person: the table and the progress line."""
+"""How a run's summary and progress look to a person: the table and the progress.
+
+The table goes to stdout (stderr is the logs' stream: with JSON logs it must
+carry JSON lines only, the summary there being the ``run_summary`` event).
+Progress is rich's bar on a terminal, else a ``run_progress`` event now and then.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
 
 import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
-from collector.engine.summary import RunSummary
+from collector.engine.summary import ProgressFactory, RunSummary
 
 log = structlog.get_logger("collector.progress")
 
@@ -52,27 +59,18 @@ def render_table(summary: RunSummary) -> str:
     return "\n".join(f"{label.ljust(width)}  {value}" for label, value in rows)
 
 
-class Progress:
-    """Progress with an ETA: a one-line bar on a terminal, else a ``run_progress`` event.
+class EventProgress:
+    """Progress for whoever reads the logs: a ``run_progress`` event every ``every_s`` seconds.
 
-    The bar is redrawn at most every ``every_s`` seconds; the event (for operators
-    reading JSON logs) every ``log_every_s`` seconds.
+    Used when stderr is not a terminal or carries JSON lines: nothing but log
+    events is written.
     """
 
-    def __init__(
-        self,
-        total: int,
-        stream: TextIO | None = None,
-        *,
-        every_s: float = 0.2,
-        log_every_s: float = 10.0,
-    ) -> None:
+    def __init__(self, total: int, *, every_s: float = 10.0) -> None:
         self._total = max(0, total)
-        self._stream = stream or sys.stderr
-        self._bar = self._stream.isatty() and total > 0
+        self._every = every_s
         self._start = time.monotonic()
         self._last = self._start
-        self._every = every_s if self._bar else log_every_s
 
     def update(self, finished: int, failed: int = 0) -> None:
         now = time.monotonic()
@@ -82,23 +80,58 @@ class Progress:
         fraction = min(1.0, finished / self._total)
         elapsed = now - self._start
         eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
-        if not self._bar:
-            log.info(
-                "run_progress",
-                finished=finished,
-                planned=self._total,
-                failed=failed,
-                eta_s=round(eta, 1),
-            )
-            return
-        bar = "#" * int(fraction * 30)
-        self._stream.write(
-            f"\r[{bar:<30}] {finished:,}/{self._total:,} requests"
-            f"{f', {failed:,} failed' if failed else ''}  ETA {eta:,.0f} s  "
+        log.info(
+            "run_progress",
+            finished=finished,
+            planned=self._total,
+            failed=failed,
+            eta_s=round(eta, 1),
         )
-        self._stream.flush()
 
     def close(self) -> None:
-        if self._bar:
-            self._stream.write("\n")
-            self._stream.flush()
+        """Nothing to tidy: every event is complete when written."""
+
+
+class BarProgress:
+    """Progress on a terminal: rich's bar with counts, failures and the time left.
+
+    Log events printed meanwhile appear above the bar (rich redirects stderr
+    while the bar is live); :meth:`close` leaves the final bar on screen.
+    """
+
+    def __init__(self, total: int, console: Console | None = None) -> None:
+        self._progress = RichProgress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task("requests", total=max(0, total), failed="")
+        self._progress.start()
+
+    def update(self, finished: int, failed: int = 0) -> None:
+        self._progress.update(
+            self._task, completed=finished, failed=f"{failed:,} failed" if failed else ""
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def progress_factory(*, terminal: bool) -> ProgressFactory:
+    """The run's progress: :class:`BarProgress` on a terminal, else :class:`EventProgress`.
+
+    ``terminal`` is true only when stderr is a terminal *and* the logs are not
+    JSON: a bar between JSON lines would break every reader of that stream.
+    """
+    if terminal:
+        return BarProgress
+    return EventProgress
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (where a bar may be drawn)."""
+    return sys.stderr.isatty()
