@@ -85,6 +85,10 @@ class ManualClock:
                 future.cancel()
             self._sleepers = [(t, f) for t, f in self._sleepers if f is not future]
 
+    def next_deadline(self) -> float | None:
+        """The monotonic time the earliest sleeper wakes at; ``None``: nobody sleeps."""
+        return min((t for t, f in self._sleepers if not f.done()), default=None)
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed."""
         self._mono += seconds

@@ -6,11 +6,11 @@
         rows = await client.get_user_insights(user_id, "day", ["reach", "follower_count"],
                                               since=1764000000, until=1766000000)
 
-The call runs on the collector's engine: the Graph client
-(:class:`~collector.graph.transport.HttpTransport`, :func:`~collector.graph.transport.checked_body`),
-the app budget (:class:`~collector.pacing.budgets.AppBudget`, fed by the usage headers
-through :class:`~collector.pacing.budgets.HeaderReader`) and the retry policy
-(:func:`~collector.pacing.retry.decide`). Unlike pyfacebook, a ``since..until`` longer
+The call runs on the collector's engine, the same one as a run's pool: a
+:class:`~collector.engine.runtime.Runtime` (the Graph client, the app budget fed
+by the usage headers, the redactor) and its
+:meth:`~collector.engine.caller.Caller.call` (the retry policy's decisions and
+pauses). Unlike pyfacebook, a ``since..until`` longer
 than 30 days is split into requests the API accepts and their answers merged,
 with exactly the values one unsplit request would return (the rule is in
 :mod:`collector.client.query`); the windows of a call go out concurrently, up
@@ -25,32 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import random
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
-import structlog
-
 from collector.client.models import Insight, checked_entries, insight_of, merge_entries
 from collector.client.query import InsightsQuery, insights_query
 from collector.clock import Clock, SystemClock
-from collector.errors import ApiError, GraphError, Scope
+from collector.engine.caller import Target
+from collector.engine.runtime import Runtime
+from collector.errors import ApiError, GraphError
 from collector.graph.catalogue import parse_version
-from collector.graph.transport import GraphRequest, HttpTransport, Transport, checked_body
-from collector.pacing.budget_policy import BudgetPolicy
-from collector.pacing.budgets import AppBudget, HeaderReader
-from collector.pacing.retry import Action, RetryPolicy, decide
+from collector.graph.transport import GraphRequest, HttpTransport, Transport
+from collector.logs import redact_text
+from collector.pacing.retry import RetryPolicy
+from collector.pacing.settings import BudgetSettings
 
-log = structlog.get_logger("collector.client.client")
-
-_APP = "library"  # the client's one app budget, as HeaderReader names budgets
+APP = "library"  # the name of the client's one app budget
 T = TypeVar("T")
-
-
-def _fingerprint(token: str) -> str:
-    # Pauses are keyed by this, so the client's state holds no extra copy of a token.
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 class InsightsClient:
@@ -92,29 +84,27 @@ class InsightsClient:
         self._token = access_token
         self._app_secret = app_secret
         self.api_version = api_version
-        self._owned = transport is None
-        self._http: HttpTransport | None = None
+        owned: HttpTransport | None = None
         if transport is None:
-            self._http = HttpTransport(
+            owned = transport = HttpTransport(
                 base_url, api_version, timeout_s=timeout_s, token_in=token_in, pool_size=concurrency
             )
-            transport = self._http
-        self._transport: Transport = transport
-        self._clock: Clock = clock or SystemClock()
-        self._policy = retry_policy or RetryPolicy()
+        self._runtime = Runtime(
+            transport,
+            {APP: BudgetSettings(calls_per_hour=calls_per_hour)},
+            clock or SystemClock(),
+            concurrency=concurrency,
+            policy=retry_policy,
+            owned=owned,
+            secrets=[s for s in (access_token, app_secret) if s],
+        )
         self._rng = random.Random(seed)
-        budget_policy = BudgetPolicy()
-        self._budget = AppBudget(calls_per_hour, self._clock, budget_policy)
-        self._headers = HeaderReader({_APP: self._budget}, budget_policy)
-        self._slots = asyncio.Semaphore(concurrency)
-        self._paused_until: dict[tuple[Scope, str], float] = {}
 
     def __repr__(self) -> str:
         return f"InsightsClient(api_version={self.api_version!r})"
 
     async def __aenter__(self) -> InsightsClient:
-        if self._http is not None:
-            await self._http.start()
+        await self._runtime.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -122,8 +112,7 @@ class InsightsClient:
 
     async def aclose(self) -> None:
         """Close the HTTP session the client opened (not an injected transport)."""
-        if self._http is not None:
-            await self._http.close()
+        await self._runtime.close()
 
     @overload
     async def get_user_insights(
@@ -231,90 +220,28 @@ class InsightsClient:
     ) -> list[dict[str, Any]]:
         """One window's entries, retried and paced as the policy and the headers say."""
         request = self._request(query, window, token)
-        scopes = {Scope.APP: "", Scope.TOKEN: _fingerprint(token), Scope.ACCOUNT: query.user_id}
-        attempts = throttle_waits = 0
-        regain_s: float | None = None
-        while True:
-            await self._wait_for_pauses(scopes)
-            await self._budget.acquire()
-            failure: GraphError | None = None
-            async with self._slots:
-                attempts += 1
-                try:
-                    response = await self._transport.send(request)
-                    lesson = self._headers.observe(_APP, response)
-                    regain_s = lesson.regain_s
-                    if lesson.account_wait_s > 0:
-                        self._pause(Scope.ACCOUNT, query.user_id, lesson.account_wait_s)
-                    return checked_entries(checked_body(response))
-                except GraphError as error:
-                    failure = _without_secrets(error, (token, self._app_secret))
-            assert failure is not None  # the try either returned or failed
-            decision = decide(
-                failure,
-                attempts=attempts,
-                throttle_waits=throttle_waits,
-                policy=self._policy,
-                draw=self._rng.random(),
-                regain_s=regain_s,
-            )
-            fields = {"error": failure.reason, "detail": str(failure), "attempt": attempts}
-            if decision.action is Action.FAIL:
-                log.debug("request_failed", path=request.loggable, **fields)
-                raise failure
-            if decision.scope is Scope.REQUEST:
-                log.info("request_retried", delay_s=round(decision.delay_s, 2), **fields)
-                await self._clock.sleep(decision.delay_s)
-            else:
-                throttle_waits += 1
-                log.warning(
-                    "budget_paused",
-                    scope=decision.scope.value,
-                    pause_s=round(decision.delay_s, 1),
-                    **fields,
-                )
-                self._pause(decision.scope, scopes.get(decision.scope, ""), decision.delay_s)
-
-    def _pause(self, scope: Scope, key: str, seconds: float) -> None:
-        until = self._clock.monotonic() + seconds
-        slot = (scope, key)
-        self._paused_until[slot] = max(self._paused_until.get(slot, 0.0), until)
-
-    async def _wait_for_pauses(self, scopes: dict[Scope, str]) -> None:
-        """Wait out every pause on this request's app, token and account (they may grow)."""
-        while True:
-            until = max(
-                (self._paused_until.get((scope, key), 0.0) for scope, key in scopes.items()),
-                default=0.0,
-            )
-            wait = until - self._clock.monotonic()
-            if wait <= 0:
-                return
-            await self._clock.sleep(wait)
+        target = Target(APP, query.user_id, token)
+        try:
+            return await self._runtime.caller.call(target, request, self._rng, checked_entries)
+        except GraphError as error:
+            raise _without_secrets(error, (token, self._app_secret)) from None
 
 
 def _without_secrets(error: GraphError, secrets: Sequence[str | None]) -> GraphError:
-    """``error`` with every secret blanked from its message.
+    """``error`` with every secret and credential-shaped text blanked from its message.
 
     The collector's own messages never quote credentials, but an API message is
     Meta's text: should it ever echo a token, it must not reach the caller's logs.
     """
     text = str(error)
-    clean = _blank(text, secrets)
+    clean = redact_text(text, secrets)
     if clean != text:
         error.args = (clean,)
         if isinstance(error, ApiError):
             error.body = dataclasses.replace(
-                error.body, message=_blank(error.body.message, secrets)
+                error.body, message=redact_text(error.body.message, secrets)
             )
     return error
-
-
-def _blank(text: str, secrets: Sequence[str | None]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 async def _all_or_nothing(calls: Sequence[Awaitable[T]]) -> list[T]:

@@ -45,11 +45,10 @@ from collector.daemon.account_book import AccountBook
 from collector.daemon.stats import DaemonCounters, stats_fields
 from collector.daemon.tokens import check_tokens
 from collector.engine.run import LiveRun, RunWork, plan_specs, run_once
+from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import RunSummary
 from collector.graph.pacific import pacific_date
-from collector.graph.transport import HttpTransport, Transport
-from collector.logs import REDACTOR
-from collector.pacing.budget_policy import BudgetPolicy
+from collector.graph.transport import Transport
 from collector.pacing.retry import RetryPolicy
 from collector.planning.refresh import HistoryWork, RefreshWork
 from collector.planning.schedule import history_blocks, plan_cycle
@@ -74,8 +73,14 @@ class Daemon:
     """The scheduler around ``run_once``; :meth:`run` returns the process exit code.
 
     ``reload`` loads the config again (SIGHUP; ``None``: reloads are refused);
-    ``transport``, ``policy`` and ``budget_policy`` go to every run (tests);
-    ``on_run`` is called with each run's kind and summary.
+    ``transport``, ``policy`` and ``tune_budgets`` shape the daemon's one
+    :class:`~collector.engine.runtime.Runtime` (tests); ``on_run`` is called
+    with each run's kind and summary.
+
+    The runtime lives as long as :meth:`run`: every run and token check sends
+    through it, so an app's budget, its last usage reading and every pause
+    carry from one run to the next. A reload keeps it (budgets whose settings
+    changed start afresh); only a changed ``[graph]`` builds a new one.
     """
 
     def __init__(
@@ -86,7 +91,7 @@ class Daemon:
         clock: Clock | None = None,
         transport: Transport | None = None,
         policy: RetryPolicy | None = None,
-        budget_policy: BudgetPolicy | None = None,
+        tune_budgets: Tune | None = None,
         tick_s: float = 1.0,
         on_run: Callable[[str, RunSummary], None] | None = None,
     ) -> None:
@@ -94,9 +99,9 @@ class Daemon:
         self._reload_config = reload
         self._clock = clock or SystemClock()
         self._given_transport = transport
-        self._transport: Transport | None = transport
         self._policy = policy
-        self._budget_policy = budget_policy
+        self._tune = tune_budgets
+        self._runtime: Runtime | None = None
         self._tick = tick_s
         self._on_run = on_run
         self._book = AccountBook()
@@ -160,8 +165,6 @@ class Daemon:
         """Run until stopped; 0 after a graceful stop."""
         self._main = asyncio.current_task()
         self._started = self._now()
-        REDACTOR.add(a.token for a in self._config.accounts)
-        REDACTOR.add(a.app_secret for a in self._config.apps if a.app_secret)
         settings = self._config.daemon
         log.info(
             "daemon_started",
@@ -170,6 +173,7 @@ class Daemon:
             lookback_days=settings.lookback_days,
             backfill=str(settings.backfill),
         )
+        await self._open_runtime()
         stats_task = asyncio.create_task(self._stats_loop(), name="daemon-stats")
         try:
             await self._load_state()
@@ -180,8 +184,7 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await stats_task
             log.info("stats", **self.stats())
-            if self._given_transport is None and isinstance(self._transport, HttpTransport):
-                await self._transport.close()
+            await self._close_runtime()
             log.info("daemon_stopped", runs=self._counters.runs)
         return 0
 
@@ -285,15 +288,13 @@ class Daemon:
             summary = await run_once(
                 config,
                 clock=self._clock,
-                transport=self._wire(),
-                policy=self._policy,
-                budget_policy=self._budget_policy,
+                runtime=self._live_runtime(),
                 work=work,
                 stop=stop,
                 grace_s=self._config.daemon.grace_s,
                 watch=self._watch,
             )
-            usage = dict(self._live.pool.stats.app_usage_pct) if self._live else {}
+            usage = self._usage_pct()
         finally:
             self._live = None
         self._ndjson = output.ndjson
@@ -341,25 +342,40 @@ class Daemon:
         verdicts = await check_tokens(
             self._config.accounts,
             self._config.apps,
-            self._wire(),
+            self._live_runtime().caller.paced,
             now=self._now(),
             warn_days=self._config.daemon.token_warn_days,
         )
         self._book.apply_verdicts(verdicts)
         self._report_paused()
 
-    def _wire(self) -> Transport:
-        """The daemon's one HTTP client, kept across runs (recreated when [graph] changes)."""
-        if self._transport is None:
-            graph = self._config.graph
-            self._transport = HttpTransport(
-                graph.base_url,
-                graph.api_version,
-                timeout_s=graph.timeout_s,
-                token_in=graph.token_in,
-                pool_size=graph.concurrency,
-            )
-        return self._transport
+    async def _open_runtime(self) -> None:
+        runtime = Runtime.for_config(
+            self._config,
+            self._clock,
+            transport=self._given_transport,
+            policy=self._policy,
+            tune=self._tune,
+        )
+        await runtime.start()
+        self._runtime = runtime
+
+    async def _close_runtime(self) -> None:
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await runtime.close()
+
+    def _live_runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the daemon's runtime is used outside Daemon.run")
+        return self._runtime
+
+    def _usage_pct(self) -> dict[str, float]:
+        """Per app, the latest ``X-App-Usage`` peak its budget has read."""
+        if self._runtime is None:
+            return {}
+        budgets = self._runtime.pacing.budgets
+        return {name: b.usage_pct for name, b in budgets.items() if b.usage_pct is not None}
 
     def _pause_dead(self, summary: RunSummary, accounts: list[AccountConfig]) -> None:
         """Tokens that answered code 190 in the run are dead until a reload replaces them."""
@@ -393,9 +409,11 @@ class Daemon:
         removed = [a for a in old if a not in ids]
         changed = [a.id for a in new.accounts if a.id in old and old[a.id] != a.token]
         if new.graph != self._config.graph and self._given_transport is None:
-            if isinstance(self._transport, HttpTransport):
-                await self._transport.close()
-            self._transport = None
+            await self._close_runtime()  # another API host or version: a new wire
+            self._config = new
+            await self._open_runtime()
+        else:
+            self._live_runtime().reconfigure(new, self._tune)
         moved = new.output.sqlite != self._config.output.sqlite
         self._config = new
         self._book.keep_only(new.accounts)
@@ -403,8 +421,6 @@ class Daemon:
             self._ndjson = None
             await self._load_state()
         self._history_pending, self._history_not_before = True, 0.0
-        REDACTOR.add(a.token for a in new.accounts)
-        REDACTOR.add(a.app_secret for a in new.apps if a.app_secret)
         log.info(
             "config_reloaded",
             accounts=len(new.accounts),

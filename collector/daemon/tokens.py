@@ -17,7 +17,7 @@ Tokens appear in logs only as fingerprints (:func:`collector.logs.token_fingerpr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,12 +80,16 @@ def assess(data: Mapping[str, Any], now: float, warn_days: float) -> tuple[Healt
 async def check_tokens(
     accounts: Sequence[AccountConfig],
     apps: Sequence[AppConfig],
-    transport: Transport,
+    wire: Callable[[str], Transport],
     *,
     now: float,
     warn_days: float,
 ) -> list[TokenVerdict]:
-    """Check every distinct account token once; log and return the verdicts."""
+    """Check every distinct account token once; log and return the verdicts.
+
+    ``wire(app)`` is the transport a check for ``app``'s tokens goes through
+    (the daemon's: paced by that app's budget, so checks spend the same allowance).
+    """
     by_name = {app.name: app for app in apps}
     holders: dict[str, tuple[str, int]] = {}  # token -> (app, accounts using it)
     for account in accounts:
@@ -95,7 +99,7 @@ async def check_tokens(
 
     async def one(token: str, app_name: str, count: int) -> TokenVerdict:
         async with gate:
-            return await _check_one(token, by_name[app_name], count, transport, now, warn_days)
+            return await _check_one(token, by_name[app_name], count, wire(app_name), now, warn_days)
 
     verdicts = list(await asyncio.gather(*(one(t, a, n) for t, (a, n) in holders.items())))
     for verdict in verdicts:

@@ -79,7 +79,7 @@ class Lane:
         max_active: int = 64,
         per_account: int = 4,
         token_stopped: Callable[[str], str | None] = lambda _token: None,
-        token_paused_until: Callable[[str], float] = lambda _token: 0.0,
+        paused_until: Callable[[AccountRun], float] = lambda _account: 0.0,
         on_account_done: Callable[[AccountRun], None] = lambda _account: None,
     ) -> None:
         self.app = app
@@ -90,7 +90,7 @@ class Lane:
         self._max_active = max_active
         self._per_account = per_account
         self._token_stopped = token_stopped
-        self._token_paused_until = token_paused_until
+        self._paused_until = paused_until
         self._on_account_done = on_account_done
         self._active: deque[AccountRun] = deque()
         self._more_accounts = True
@@ -99,7 +99,6 @@ class Lane:
         self._in_flight = 0
         self._changed = asyncio.Event()
         self._activating = asyncio.Lock()
-        self.paused_until = 0.0
 
     # -- signals from the workers -------------------------------------------------
 
@@ -118,10 +117,6 @@ class Lane:
         heapq.heappush(self._retries, (job.not_before, next(self._seq), job))
         self._wake()
 
-    def pause_app(self, seconds: float) -> None:
-        self.paused_until = max(self.paused_until, self._clock.monotonic() + seconds)
-        self._wake()
-
     def wake(self) -> None:
         self._wake()
 
@@ -136,27 +131,23 @@ class Lane:
         while True:
             changed = self._changed
             now = self._clock.monotonic()
-            wake_at: float | None = None
-            if self.paused_until > now:
-                wake_at = self.paused_until
-            else:
-                job = self._due_retry(now)
-                if job is not None:
-                    return self._hand_out(job)
-                await self._fill()
-                job, wake_at = await self._round_robin(now)
-                if job is not None:
-                    return self._hand_out(job)
-                if self._retries:
-                    top = self._retries[0][0]
-                    wake_at = top if wake_at is None else min(wake_at, top)
-                if self._done():
-                    self._wake()  # release the other workers waiting on this lane
-                    return None
-                if self._more_accounts and len(self._active) < self._max_active:
-                    # The pass retired accounts: activate the next ones now. Waiting
-                    # instead would hang when nothing is left in flight to wake us.
-                    continue
+            job = self._due_retry(now)
+            if job is not None:
+                return self._hand_out(job)
+            await self._fill()
+            job, wake_at = await self._round_robin(now)
+            if job is not None:
+                return self._hand_out(job)
+            if self._retries:
+                top = self._retries[0][0]
+                wake_at = top if wake_at is None else min(wake_at, top)
+            if self._done():
+                self._wake()  # release the other workers waiting on this lane
+                return None
+            if self._more_accounts and len(self._active) < self._max_active:
+                # The pass retired accounts: activate the next ones now. Waiting
+                # instead would hang when nothing is left in flight to wake us.
+                continue
             await self._wait(changed, None if wake_at is None else wake_at - now)
 
     def _hand_out(self, job: Job) -> Job:
@@ -179,7 +170,7 @@ class Lane:
         while self._retries and self._retries[0][0] <= now:
             entry = heapq.heappop(self._retries)
             job = entry[2]
-            ready = max(job.account.paused_until, self._token_paused_until(job.account.token))
+            ready = max(job.account.paused_until, self._paused_until(job.account))
             if ready > now:
                 skipped.append((ready, entry[1], job))
                 continue
@@ -214,7 +205,7 @@ class Lane:
                 await self._drain(account)
                 self._retire_if_finished(account)
                 continue
-            ready = max(account.paused_until, self._token_paused_until(account.token))
+            ready = max(account.paused_until, self._paused_until(account))
             if ready > now:
                 wake_at = ready if wake_at is None else min(wake_at, ready)
                 continue

@@ -1,9 +1,10 @@
 """The worker pool: sends planned requests under the apps' budgets, retries, isolates.
 
-Each app has its own workers (its ``concurrency``), fed by its :class:`Lane`, and
-its own budget (:class:`AppBudget`, asyncio-throttle over ``calls_per_hour``). A
-global semaphore bounds what is in flight on the wire. A worker waiting for its
-app's budget holds no global slot, so a spent app never slows another.
+Each app has its own workers (its ``concurrency``), fed by its :class:`Lane`. Every
+attempt goes through the process's :class:`~collector.engine.caller.Caller`: the
+app's budget, the in-flight bound, the usage headers; a worker waiting for its
+app's budget holds no in-flight slot, so a spent app never slows another. What
+follows a failure is :meth:`Caller.react`, the same reaction the library has.
 
 Every request ends as exactly one :class:`~collector.model.outcome.Outcome` handed to
 the sink (``done`` with points, ``no_data``, or ``failed`` with a reason); the
@@ -21,17 +22,17 @@ from dataclasses import dataclass, field
 import structlog
 
 from collector.clock import Clock
+from collector.engine.caller import Caller, Target
 from collector.engine.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
 from collector.errors import GraphError, InvalidRequest, Scope, TokenInvalid
 from collector.graph.pacific import end_time_of
 from collector.graph.parse import fetched_now, points_from_body
-from collector.graph.transport import GraphRequest, GraphResponse, Transport, checked_body
+from collector.graph.transport import GraphRequest
 from collector.logs import token_fingerprint
 from collector.model.outcome import Outcome, OutcomeState
 from collector.model.records import Point
-from collector.pacing.budget_policy import BudgetPolicy
-from collector.pacing.budgets import AppBudget, HeaderReader
-from collector.pacing.retry import Action, RetryPolicy, decide
+from collector.pacing.budgets import HeaderLesson
+from collector.pacing.retry import Action
 from collector.planning.planner import PlannedRequest
 
 log = structlog.get_logger("collector.engine.pool")
@@ -75,36 +76,25 @@ class Pool:
     def __init__(
         self,
         *,
-        transport: Transport,
+        caller: Caller,
         emit: Callable[[Outcome], Awaitable[None]],
         source: AccountSource,
         apps: Mapping[str, AppSettings],
         accounts: Mapping[str, Callable[[], Iterator[AccountRun]]],
         clock: Clock,
         version: str,
-        concurrency: int = 32,
         per_account: int = 4,
-        policy: RetryPolicy | None = None,
         seed: int | None = None,
         progress: Callable[[RunStats], None] | None = None,
         deadline_s: float | None = None,
-        budget_policy: BudgetPolicy | None = None,
     ) -> None:
-        self._transport = transport
+        self._caller = caller
         self._emit_sink = emit
         self._apps = apps
         self._clock = clock
         self._version = version
-        self._policy = policy or RetryPolicy()
         self._rng = random.Random(seed)
-        self._global = asyncio.Semaphore(concurrency)
-        budget_policy = budget_policy or BudgetPolicy()
-        self._budgets = {
-            name: AppBudget(app.calls_per_hour, clock, budget_policy) for name, app in apps.items()
-        }
-        self._headers = HeaderReader(self._budgets, budget_policy)
         self._dead_tokens: dict[str, str] = {}
-        self._token_pauses: dict[str, float] = {}
         self._rejected: dict[str, dict[str, str]] = {}  # account -> metric -> why
         self._progress = progress
         # Past the deadline no retry is scheduled: the request fails and the run ends.
@@ -120,7 +110,7 @@ class Pool:
                 max_active=max(8, 2 * app.concurrency),
                 per_account=per_account,
                 token_stopped=self._dead_tokens.get,
-                token_paused_until=lambda t: self._token_pauses.get(t, 0.0),
+                paused_until=lambda a: caller.pacing.paused_until(a.id, a.token),
                 on_account_done=self._account_done,
             )
             for name, app in apps.items()
@@ -129,16 +119,14 @@ class Pool:
 
     async def run(self) -> RunStats:
         """Collect everything; returns when every lane is empty and idle."""
-        workers = [
-            asyncio.create_task(self._worker(lane, self._apps[name]), name=f"worker-{name}-{i}")
-            for name, lane in self._lanes.items()
-            for i in range(max(1, self._apps[name].concurrency))
-        ]
-        try:
-            await asyncio.gather(*workers)
-        finally:
-            for task in workers:
-                task.cancel()
+        # A TaskGroup: on a cancel or a worker's error every worker is cancelled
+        # and awaited before this returns, so nothing keeps sending after a run.
+        async with asyncio.TaskGroup() as group:
+            for name, lane in self._lanes.items():
+                for i in range(max(1, self._apps[name].concurrency)):
+                    group.create_task(
+                        self._worker(lane, self._apps[name]), name=f"worker-{name}-{i}"
+                    )
         return self.stats
 
     async def _emit(self, outcome: Outcome) -> None:
@@ -156,17 +144,14 @@ class Pool:
         log.debug("account_done", account=account.id, app=account.app, stopped=account.stopped)
 
     async def _worker(self, lane: Lane, app: AppSettings) -> None:
-        budget = self._budgets[app.name]
         while (job := await lane.next_job()) is not None:
-            outcome = await self._attempt(job, lane, app, budget)
+            outcome = await self._attempt(job, lane, app)
             if outcome is None:
                 continue  # queued for a retry
             lane.finished(job)
             await self._emit(outcome)
 
-    async def _attempt(
-        self, job: Job, lane: Lane, app: AppSettings, budget: AppBudget
-    ) -> Outcome | None:
+    async def _attempt(self, job: Job, lane: Lane, app: AppSettings) -> Outcome | None:
         """Send ``job`` once; its outcome, or ``None`` when it went back for a retry."""
         request = job.request
         account = job.account
@@ -179,7 +164,7 @@ class Pool:
             account=account.id, app=app.name, window=_window_text(request)
         ):
             try:
-                points = await self._collect(job, app, budget, metrics) if metrics else []
+                points = await self._collect(job, app, metrics) if metrics else []
             except GraphError as error:
                 return self._on_error(job, lane, error)
             log.debug("request_done", metrics=",".join(metrics), points=len(points))
@@ -201,9 +186,7 @@ class Pool:
             reason=f"metric_rejected: {','.join(refused)}" if refused else None,
         )
 
-    async def _collect(
-        self, job: Job, app: AppSettings, budget: AppBudget, metrics: tuple[str, ...]
-    ) -> list[Point]:
+    async def _collect(self, job: Job, app: AppSettings, metrics: tuple[str, ...]) -> list[Point]:
         """The points of ``metrics``, isolating any metric the API rejects.
 
         Meta: one bad metric fails the whole request (code 100). A rejected
@@ -212,44 +195,38 @@ class Pool:
         run's API version) and the others are collected. Other errors propagate.
         """
         try:
-            return await self._send(job, app, budget, metrics)
+            return await self._send(job, app, metrics)
         except InvalidRequest as error:
             if len(metrics) == 1:
                 self._reject(job.account, metrics[0], error)
                 return []
             half = len(metrics) // 2
-            first = await self._collect(job, app, budget, metrics[:half])
-            return first + await self._collect(job, app, budget, metrics[half:])
+            first = await self._collect(job, app, metrics[:half])
+            return first + await self._collect(job, app, metrics[half:])
 
-    async def _send(
-        self, job: Job, app: AppSettings, budget: AppBudget, metrics: tuple[str, ...]
-    ) -> list[Point]:
-        """One call for ``metrics`` of ``job``'s request, under the app's budget."""
-        await budget.acquire()
-        async with self._global:
+    async def _send(self, job: Job, app: AppSettings, metrics: tuple[str, ...]) -> list[Point]:
+        """One call for ``metrics`` of ``job``'s request, through the caller."""
+
+        def sent() -> None:
             job.attempts += 1
             self.stats.calls_by_app[app.name] += 1
-            response = await self._transport.send(
-                self._graph_request(job.request, metrics, job.account, app)
-            )
-        self._observe(app.name, job, response)
-        body = checked_body(response)
+
+        request = self._graph_request(job.request, metrics, job.account, app)
+        job.regain_s = None
+        body = await self._caller.send(
+            _target(job), request, on_send=sent, on_headers=lambda seen: self._learn(app, job, seen)
+        )
         fetched_at = fetched_now(self._clock.now())
         return _points(job.request, metrics, body, app.version or self._version, fetched_at)
 
-    def _observe(self, app: str, job: Job, response: GraphResponse) -> None:
-        """Let the answer's usage headers adapt the app's spacing and the account's pace."""
-        seen = self._headers.observe(app, response)
+    def _learn(self, app: AppSettings, job: Job, seen: HeaderLesson) -> None:
+        """Keep what the answer's usage headers said, for the summary and the retry."""
         if seen.app_usage_pct is not None:
-            self.stats.app_usage_pct[app] = seen.app_usage_pct
+            self.stats.app_usage_pct[app.name] = seen.app_usage_pct
         job.regain_s = seen.regain_s
-        if seen.account_wait_s > 0:
-            account = job.account
-            until = self._clock.monotonic() + seen.account_wait_s
-            account.paused_until = max(account.paused_until, until)
-            if seen.regain_s is not None and response.status < 400:  # errors log themselves
-                self.stats.throttled["account"] += 1
-                log.warning("budget_paused", scope="account", pause_s=round(seen.regain_s, 1))
+        if seen.regain_s is not None and seen.account_wait_s > 0:
+            self.stats.throttled["account"] += 1
+            log.warning("budget_paused", scope="account", pause_s=round(seen.regain_s, 1))
 
     def _reject(self, account: AccountRun, metric: str, error: InvalidRequest) -> None:
         self._rejected.setdefault(account.id, {})[metric] = str(error)
@@ -281,11 +258,11 @@ class Pool:
 
     def _on_error(self, job: Job, lane: Lane, error: GraphError) -> Outcome | None:
         account = job.account
-        decision = decide(
+        decision = self._caller.react(
             error,
+            _target(job),
             attempts=job.attempts,
             throttle_waits=job.throttle_waits,
-            policy=self._policy,
             draw=self._rng.random(),
             regain_s=job.regain_s,
         )
@@ -302,15 +279,6 @@ class Pool:
             if decision.scope is not Scope.REQUEST:
                 job.throttle_waits += 1
                 self.stats.throttled[decision.scope.value] += 1
-                self._pause(decision.scope, account, lane, decision.delay_s)
-                log.warning(
-                    "budget_paused",
-                    scope=decision.scope.value,
-                    pause_s=round(decision.delay_s, 1),
-                    **fields,
-                )
-            else:
-                log.info("request_retried", delay_s=round(decision.delay_s, 2), **fields)
             lane.retry_later(job, decision.delay_s)
             return None
         if isinstance(error, TokenInvalid) or decision.scope is Scope.TOKEN:
@@ -328,16 +296,10 @@ class Pool:
             log.warning("request_failed", metrics=",".join(job.request.metrics), **fields)
         return failed_outcome(job.request, error.reason, attempts=job.attempts)
 
-    def _pause(self, scope: Scope, account: AccountRun, lane: Lane, seconds: float) -> None:
-        until = self._clock.monotonic() + seconds
-        if scope is Scope.APP:
-            lane.pause_app(seconds)
-        elif scope is Scope.TOKEN:
-            self._token_pauses[account.token] = max(
-                self._token_pauses.get(account.token, 0.0), until
-            )
-        else:
-            account.paused_until = max(account.paused_until, until)
+
+def _target(job: Job) -> Target:
+    account = job.account
+    return Target(account.app, account.id, account.token)
 
 
 def _window_text(request: PlannedRequest) -> str:

@@ -30,13 +30,11 @@ from collector.clock import Clock, SystemClock
 from collector.config.load import Config, resolve_range
 from collector.engine.dispatch import AccountRun
 from collector.engine.pool import AppSettings, Pool, RunStats
+from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
-from collector.graph.batch import BatchingTransport
 from collector.graph.pacific import pacific_date
-from collector.graph.transport import HttpTransport, Transport
-from collector.logs import REDACTOR
+from collector.graph.transport import Transport
 from collector.model.outcome import Outcome
-from collector.pacing.budget_policy import BudgetPolicy
 from collector.pacing.retry import RetryPolicy
 from collector.planning.planner import (
     AccountRef,
@@ -186,12 +184,13 @@ async def run_once(
     config: Config,
     *,
     clock: Clock | None = None,
+    runtime: Runtime | None = None,
     transport: Transport | None = None,
     progress: ProgressFactory | None = None,
     writer_hook: Callable[[str], None] | None = None,
     policy: RetryPolicy | None = None,
     deadline_s: float | None = None,
-    budget_policy: BudgetPolicy | None = None,
+    tune_budgets: Tune | None = None,
     work: RunWork | None = None,
     stop: asyncio.Event | None = None,
     grace_s: float = 30.0,
@@ -199,16 +198,25 @@ async def run_once(
 ) -> RunSummary:
     """Collect everything ``config`` asks for; returns the run's summary.
 
-    ``transport`` replaces the HTTP client (tests); ``writer_hook`` is the sink
-    writer's crash-test seam; ``policy`` replaces the default retry policy;
-    past ``deadline_s`` seconds no retry is scheduled (the request fails instead);
-    ``budget_policy`` replaces the adaptive budget's defaults (tests scale it to
-    the emulator's shortened windows). ``work``, ``stop``, ``grace_s`` and
+    ``runtime`` is the process's wire and pacing (a daemon passes its own, so
+    budgets and pauses carry over); without one the run builds it from
+    ``config`` (``transport``, ``policy`` and ``tune_budgets`` go to
+    :meth:`Runtime.for_config`: tests replace the HTTP client, the retry policy,
+    and scale the budgets to the emulator's shortened windows). ``writer_hook``
+    is the sink writer's crash-test seam; past ``deadline_s`` seconds no retry
+    is scheduled (the request fails instead). ``work``, ``stop``, ``grace_s`` and
     ``watch`` are the daemon's seams (see the module docstring).
+
+    Cancelled, or ended by an error, the run still commits every answer the
+    pool handed to the writer before the store is closed; what was cut short
+    stays ``pending`` for the next run.
     """
     clock = clock or SystemClock()
-    REDACTOR.add(a.token for a in config.accounts)
-    REDACTOR.add(a.app_secret for a in config.apps if a.app_secret)
+    owned = None
+    if runtime is None:
+        owned = runtime = Runtime.for_config(
+            config, clock, transport=transport, policy=policy, tune=tune_budgets
+        )
     started = time.monotonic()
     today = pacific_date(clock.now())
     specs = plan_specs(config, today)
@@ -231,69 +239,68 @@ async def run_once(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    store = await Store.open(sqlite, clock=clock)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if owned is not None:
+            await stack.enter_async_context(owned)
+        store = await Store.open(sqlite, clock=clock)
+        stack.push_async_callback(store.close)
         writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)
         await writer.start()
+        stack.push_async_exit(_WriterCloser(writer))
         source = _LedgerSource(store, specs, work, stop)
         reporter = progress(planned) if progress is not None else None
-        own_transport = transport is None
-        http = transport or HttpTransport(
-            config.graph.base_url,
-            config.graph.api_version,
-            timeout_s=config.graph.timeout_s,
-            token_in=config.graph.token_in,
-            pool_size=config.graph.concurrency,
+        if reporter is not None:
+            stack.callback(reporter.close)
+        pool = Pool(
+            caller=runtime.caller,
+            emit=writer.put if work is None else _observed(work, writer),
+            source=source,
+            apps={app.name: _app_settings(config, app.name) for app in config.apps},
+            accounts=_account_runs(config),
+            clock=clock,
+            version=config.graph.api_version,
+            deadline_s=deadline_s,
+            progress=_progress_hook(reporter, source) if reporter else None,
         )
-        wire: Transport = http
-        if config.graph.batch_size > 1 and isinstance(http, HttpTransport):
-            # Batch mode (SPEC 7): requests in flight together share one POST.
-            wire = BatchingTransport(http, batch_size=config.graph.batch_size, clock=clock)
-        try:
-            if isinstance(http, HttpTransport):
-                await http.start()
-            pool = Pool(
-                transport=wire,
-                emit=writer.put if work is None else _observed(work, writer),
-                source=source,
-                apps={
-                    app.name: AppSettings(
-                        app.name,
-                        app.calls_per_hour,
-                        app.concurrency,
-                        app.app_secret,
-                        config.version_of(app.name),
-                    )
-                    for app in config.apps
-                },
-                accounts=_account_runs(config),
-                clock=clock,
-                version=config.graph.api_version,
-                concurrency=config.graph.concurrency,
-                policy=policy,
-                deadline_s=deadline_s,
-                budget_policy=budget_policy,
-                progress=_progress_hook(reporter, source) if reporter else None,
-            )
-            if watch is not None:
-                watch(LiveRun(planned, pool, writer, source))
-            stats = await _run_pool(pool, stop, grace_s)
-        finally:
-            if isinstance(wire, BatchingTransport):
-                await wire.close()
-            if own_transport and isinstance(http, HttpTransport):
-                await http.close()
-            if reporter:
-                reporter.close()
-        await writer.close()
-        written = writer.stats
-    finally:
-        await store.close()
+        if watch is not None:
+            watch(LiveRun(planned, pool, writer, source))
+        stats = await _run_pool(pool, stop, grace_s)
     summary = _summary(
-        stats, planned, source.skipped, minimum, written, time.monotonic() - started, config
+        stats, planned, source.skipped, minimum, writer.stats, time.monotonic() - started, config
     )
     log.info("run_summary", **summary.event_fields())
     return summary
+
+
+class _WriterCloser:
+    """Closes the writer on the way out of a run, whatever ends it.
+
+    On a clean end a writer failure is the run's error. When the run is already
+    ending by an error or a cancel, the writer still commits what it holds; a
+    failure of its own is then logged and the first error goes on.
+    """
+
+    def __init__(self, writer: SinkWriter) -> None:
+        self._writer = writer
+
+    async def __call__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> bool:
+        if error is None:
+            await self._writer.close()
+            return False
+        try:
+            await self._writer.close()
+        except Exception as close_error:
+            log.error("writer_close_failed", error=type(close_error).__name__)
+        return False
+
+
+def _app_settings(config: Config, name: str) -> AppSettings:
+    app = config.app(name)
+    return AppSettings(
+        app.name, app.calls_per_hour, app.concurrency, app.app_secret, config.version_of(app.name)
+    )
 
 
 def _observed(work: RunWork, writer: SinkWriter) -> Callable[[Outcome], Awaitable[None]]:
@@ -315,24 +322,21 @@ async def _run_pool(pool: Pool, stop: asyncio.Event | None, grace_s: float) -> R
     """
     if stop is None:
         return await pool.run()
-    task = asyncio.ensure_future(pool.run())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            done, _ = await asyncio.wait({task}, timeout=grace_s)
-            if not done:
-                log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
-    finally:
-        stopper.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    error = None if task.cancelled() else task.exception()
-    if error is not None:
-        raise error
+    async with asyncio.TaskGroup() as group:
+        running = group.create_task(pool.run(), name="pool")
+        cutter = group.create_task(_cut_after_grace(running, stop, grace_s), name="grace")
+        running.add_done_callback(lambda _: cutter.cancel())
     return pool.stats
+
+
+async def _cut_after_grace(
+    running: asyncio.Task[RunStats], stop: asyncio.Event, grace_s: float
+) -> None:
+    await stop.wait()
+    done, _ = await asyncio.wait({running}, timeout=grace_s)
+    if not done:
+        log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
+        running.cancel()
 
 
 def _accounts_per_app(config: Config) -> dict[str, int]:

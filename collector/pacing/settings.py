@@ -44,3 +44,18 @@ class BudgetSettings:
                 raise ValueError(f"{name} must be a finite number > 0")
         if self.max_wait_s < self.probe_after_s:
             raise ValueError("max_wait_s must be >= probe_after_s")
+
+    def scaled(self, factor: float) -> BudgetSettings:
+        """These settings for an emulator whose rate windows are ``factor`` times Meta's.
+
+        Every duration (the probe's waits, Meta's minute, the usage window) is
+        multiplied by ``factor``; the rate and the target stay.
+        """
+        return BudgetSettings(
+            calls_per_hour=self.calls_per_hour,
+            target_pct=self.target_pct,
+            probe_after_s=self.probe_after_s * factor,
+            max_wait_s=self.max_wait_s * factor,
+            minute_s=self.minute_s * factor,
+            usage_window_s=self.usage_window_s * factor,
+        )

@@ -48,11 +48,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
-        "--thresholds",
+        "--target-pct",
         type=float,
-        nargs=2,
-        metavar=("SLOW_FROM", "STOP_AT"),
-        help="what-if: the budget policy's slow_from_pct and stop_at_pct (default 75 95)",
+        help="what-if: the usage target every app's budget holds (default: [budget] target_pct)",
     )
     parser.add_argument(
         "--shares", type=float, nargs="+", default=[1.0, 0.9, 3.0], help="calls_per_hour shares"
@@ -86,7 +84,7 @@ def main() -> None:
                         str(args.seconds),
                         "--time-scale",
                         str(scale),
-                        *(["--thresholds", *map(str, args.thresholds)] if args.thresholds else []),
+                        *(["--target-pct", str(args.target_pct)] if args.target_pct else []),
                     ],
                     log=folder / "stderr.log",
                 )
@@ -113,11 +111,7 @@ def main() -> None:
         f"budget: app allowance {args.calls} calls per {args.window_s:g} s "
         f"({allowance_per_s:g} calls/s; Meta's hour scaled by {scale:.5f}), "
         f"{args.accounts} accounts, {args.seconds:g} s of pulling at zero latency"
-        + (
-            f"; budget policy thresholds {args.thresholds[0]:g} / {args.thresholds[1]:g} %"
-            if args.thresholds
-            else ""
-        )
+        + (f"; usage target {args.target_pct:g} %" if args.target_pct else "")
         + "\n"
         f"machine: {benchlib.machine()}\n"
     )

@@ -31,7 +31,6 @@ from collector.emulator.testing import running_emulator
 from collector.emulator.truth import truth_points
 from collector.engine.run import run_once
 from collector.graph.pacific import pacific_date
-from collector.pacing.budget_policy import BudgetPolicy
 from collector.pacing.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +100,11 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
             config,
             clock=FixedWallClock(NOW),
             policy=RetryPolicy(base_delay_s=0.05, max_delay_s=1.0, throttle_pause_s=1.0),
-            # throttle_burst claims 100 % usage: scale the hold (300 s) to the test's seconds
-            budget_policy=BudgetPolicy(max_spacing_s=0.1, hold_s=1.0, minute_s=1.0),
+            # throttle_burst claims 100 % usage: the probe's waits and Meta's minute in
+            # the benchmark's seconds
+            tune_budgets=lambda s: dataclasses.replace(
+                s, probe_after_s=1.0, max_wait_s=4.0, minute_s=1.0
+            ),
         )
         wall = time.perf_counter() - started
         calls = emulator.calls.records()

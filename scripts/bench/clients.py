@@ -177,36 +177,32 @@ def run_collector(
     config: Path,
     stop_after: float | None = None,
     time_scale: float = 1.0,
-    thresholds: tuple[float, float] | None = None,
+    target_pct: float | None = None,
 ) -> dict[str, object]:
     """``ig-collector run`` in-process; ``stop_after`` seconds: stop taking work then
     (the daemon's seam: drain, commit what was answered) for a slice of a long pull.
 
-    ``time_scale`` scales the budget and retry policies' waits (pauses, holds, Meta's
-    "minute") for an emulator whose rate windows are shortened by that factor;
-    ``thresholds`` replaces the budget policy's (slow_from_pct, stop_at_pct).
+    ``time_scale`` scales the budgets' durations (probe waits, Meta's minute, the
+    usage window) and the retry pause for an emulator whose rate windows are
+    shortened by that factor; ``target_pct`` replaces every app's usage target.
     """
     from collector.config.load import load_config
     from collector.engine.run import run_once
     from collector.logs import configure
-    from collector.pacing.budget_policy import BudgetPolicy
     from collector.pacing.retry import RetryPolicy
+    from collector.pacing.settings import BudgetSettings
 
     loaded = load_config(config)
     configure(loaded.log.format, loaded.log.level)
-    budgets, retries = BudgetPolicy(), RetryPolicy()
+    retries = RetryPolicy()
     if time_scale != 1.0:
-        budgets = BudgetPolicy(
-            max_spacing_s=budgets.max_spacing_s * time_scale,
-            hold_s=budgets.hold_s * time_scale,
-            buc_backoff_s=budgets.buc_backoff_s * time_scale,
-            minute_s=budgets.minute_s * time_scale,
-        )
         retries = RetryPolicy(throttle_pause_s=retries.throttle_pause_s * time_scale)
-    if thresholds is not None:
-        budgets = dataclasses.replace(
-            budgets, slow_from_pct=thresholds[0], stop_at_pct=thresholds[1]
-        )
+
+    def tune(settings: BudgetSettings) -> BudgetSettings:
+        settings = settings.scaled(time_scale)
+        if target_pct is not None:
+            settings = dataclasses.replace(settings, target_pct=target_pct)
+        return settings
 
     async def pull() -> Any:
         stop = asyncio.Event()
@@ -216,7 +212,7 @@ def run_collector(
             loaded,
             stop=stop,
             grace_s=10.0,
-            budget_policy=budgets,
+            tune_budgets=tune,
             policy=retries,
         )
 
@@ -314,7 +310,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path)
     parser.add_argument("--stop-after", type=float)
     parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--thresholds", type=float, nargs=2, metavar=("SLOW_FROM", "STOP_AT"))
+    parser.add_argument("--target-pct", type=float)
     parser.add_argument(
         "--what-if",
         action="store_true",
@@ -333,7 +329,7 @@ def main() -> None:
                 fields = run_plan(args.config)
             else:
                 fields = run_collector(
-                    args.config, args.stop_after, args.time_scale, args.thresholds
+                    args.config, args.stop_after, args.time_scale, args.target_pct
                 )
         fields["main_cpu_s"] = time.thread_time() - main_thread
         fields["gc_s"] = gc_s()

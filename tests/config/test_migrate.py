@@ -157,8 +157,15 @@ def test_suggest_refuses_a_malformed_version(
     """--suggest 24 is a usage error naming the flag."""
     (tmp_path / "ig.toml").write_text(BASE.format(version="v17.0") + LEGACY_COLLECT)
     code = main(
-        ["--log-format", "console", "check-config", "--config", str(tmp_path / "ig.toml"),
-         "--suggest", "24"]
+        [
+            "--log-format",
+            "console",
+            "check-config",
+            "--config",
+            str(tmp_path / "ig.toml"),
+            "--suggest",
+            "24",
+        ]
     )
     assert code == 2
     assert '--suggest: "24" is not of the form vNN.N' in capsys.readouterr().err

@@ -22,8 +22,8 @@ from collector.emulator.scenario import (
 from collector.emulator.testing import running_emulator
 from collector.engine.run import run_once
 from collector.engine.summary import RunSummary
-from collector.pacing.budget_policy import BudgetPolicy
 from collector.pacing.retry import RetryPolicy
+from collector.pacing.settings import BudgetSettings
 from tests.e2e.helpers import (
     AUDIENCE,
     LEGACY_SERIES,
@@ -38,8 +38,14 @@ from tests.e2e.helpers import (
 )
 
 FIRST, LAST = dt.date(2025, 10, 1), dt.date(2025, 11, 19)
+
+
 # The emulator's faults claim 100 % usage; real pauses (minutes) are scaled to tenths of seconds.
-FAST_BUDGETS = BudgetPolicy(max_spacing_s=0.1, hold_s=0.3, buc_backoff_s=0.3, minute_s=0.1)
+# Meta's minute is 0.1 s here; the probe's first wait 0.3 s.
+def fast_budgets(settings: BudgetSettings) -> BudgetSettings:
+    return dataclasses.replace(settings, probe_after_s=0.3, max_wait_s=1.0, minute_s=0.1)
+
+
 FAST_RETRIES = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, throttle_pause_s=0.4, max_attempts=8)
 
 
@@ -61,7 +67,7 @@ async def _pull(
             config,
             clock=FixedWallClock(NOW),
             policy=policy,
-            budget_policy=FAST_BUDGETS,
+            tune_budgets=fast_budgets,
         )
         return summary, list(emulator.calls.records())
 
@@ -140,9 +146,7 @@ async def test_deadline_ends_a_hopeless_run_with_reasons(tmp_path: Path) -> None
                 metrics=("reach",),
             )
         )
-        summary = await run_once(
-            config, clock=FixedWallClock(NOW), policy=patient, deadline_s=1.0
-        )
+        summary = await run_once(config, clock=FixedWallClock(NOW), policy=patient, deadline_s=1.0)
     planned = 3 * len(scenario.accounts)  # reach by day, week and days_28
     assert summary.failed == summary.planned == planned
     assert summary.failures == {"deadline (transient)": planned}

@@ -14,9 +14,10 @@ from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import LimitSettings, Scenario
 from collector.emulator.testing import running_emulator
 from collector.engine.run import run_once
+from collector.engine.runtime import Tune
 from collector.engine.summary import RunSummary
-from collector.pacing.budget_policy import BudgetPolicy
 from collector.pacing.retry import RetryPolicy
+from collector.pacing.settings import BudgetSettings
 from tests.e2e.helpers import (
     NOW,
     TODAY,
@@ -33,7 +34,12 @@ RETRIES = RetryPolicy(base_delay_s=0.05, max_delay_s=0.5, throttle_pause_s=1.0)
 
 
 async def _pull(
-    scenario: Scenario, out: Path, *, calls_per_hour: float, budgets: BudgetPolicy
+    scenario: Scenario,
+    out: Path,
+    *,
+    calls_per_hour: float,
+    budgets: Tune,
+    concurrency: int = 8,
 ) -> tuple[RunSummary, list[CallRecord]]:
     # The emulator's clock runs, so its rate windows slide; the range ends days ago,
     # so no served value depends on the seconds that pass.
@@ -47,13 +53,14 @@ async def _pull(
             out=out,
             metrics=METRICS,
             calls_per_hour=int(calls_per_hour),
+            concurrency=concurrency,
         )
         path.write_text(path.read_text().replace("[collect]\n", '[collect]\nperiods = ["day"]\n'))
         summary = await run_once(
             load_config(path),
             clock=FixedWallClock(NOW),
             policy=RETRIES,
-            budget_policy=budgets,
+            tune_budgets=budgets,
         )
         return summary, list(emu.calls.records())
 
@@ -69,7 +76,23 @@ def _max_in_window(times: list[float], window_s: float) -> int:
 
 
 APP_LIMITED = LimitSettings(app_calls=8, app_window_s=2.0)  # 4 calls/s = 14,400 an hour
-SCALED = BudgetPolicy(max_spacing_s=0.5, hold_s=1.0, buc_backoff_s=1.0, minute_s=1.0)
+
+
+def _scaled(*, minute_s: float = 1.0, usage_window_s: float = 3600.0) -> Tune:
+    # Meta's minute and hour shrunk to the emulator's windows; probes after 0.5 s.
+    def tune(settings: BudgetSettings) -> BudgetSettings:
+        return dataclasses.replace(
+            settings,
+            probe_after_s=0.5,
+            max_wait_s=2.0,
+            minute_s=minute_s,
+            usage_window_s=usage_window_s,
+        )
+
+    return tune
+
+
+SCALED = _scaled(usage_window_s=APP_LIMITED.app_window_s)
 
 
 async def test_app_allowance_is_never_exceeded(tmp_path: Path) -> None:
@@ -96,24 +119,32 @@ async def test_the_same_pull_without_a_budget_is_throttled(tmp_path: Path) -> No
     assert summary.failed == 0  # and even so it recovers: throttles pause, then retry
 
 
-async def test_a_paused_account_does_not_delay_the_others(tmp_path: Path) -> None:
-    """One account with a tiny BUC allowance waits out Meta's regain time; the rest finish first."""
+async def test_a_paused_account_holds_its_business_and_no_one_else(tmp_path: Path) -> None:
+    """One account with a tiny BUC allowance waits out Meta's regain time, and so does
+    the account sharing its business id; the other business's accounts finish first."""
     base = small_scenario()
-    slow_id = base.accounts[0].id
+    slow = base.accounts[0]
     scenario = dataclasses.replace(
         base,
         accounts=tuple(
-            dataclasses.replace(a, buc_calls=2) if a.id == slow_id else a for a in base.accounts
+            dataclasses.replace(a, buc_calls=2) if a.id == slow.id else a for a in base.accounts
         ),
         limits=LimitSettings(buc_window_s=2.0, minute_s=2.0),
     )
-    budgets = dataclasses.replace(SCALED, minute_s=2.0)
-    summary, calls = await _pull(scenario, tmp_path, calls_per_hour=1e6, budgets=budgets)
-    slow = sorted(c.real for c in calls if c.account == slow_id)
-    others = sorted(c.real for c in calls if c.account and c.account != slow_id)
-    assert slow[-1] - slow[0] >= 2.0  # it waited out at least one regain time (2 s)
-    assert others[-1] - others[0] < 1.0  # the others were not held by its pause
-    assert others[-1] < slow[-1]
+    siblings = {a.id for a in base.accounts if a.business_id == slow.business_id} - {slow.id}
+    assert siblings  # the scenario has one
+    # One call at a time, so the sibling still has calls left when the pause is announced.
+    summary, calls = await _pull(
+        scenario, tmp_path, calls_per_hour=1e6, budgets=_scaled(minute_s=2.0), concurrency=1
+    )
+    slow_times = sorted(c.real for c in calls if c.account == slow.id)
+    announced = slow_times[1]  # its second call used its whole allowance: 100 %
+    later = [c.real for c in calls if c.account in siblings and c.real > announced]
+    others = sorted(c.real for c in calls if c.account and c.account not in siblings | {slow.id})
+    assert slow_times[-1] - slow_times[0] >= 2.0  # it waited out at least one regain time
+    assert later and min(later) - announced >= 1.5  # its business was held with it
+    assert others[-1] - others[0] < 1.0  # the other business was not held
+    assert others[-1] < slow_times[-1]
     # few throttle errors: only calls already in flight when the first header said "wait"
     assert len([c for c in calls if c.throttled]) <= 3
     truth = expected_points(scenario, first=FIRST, last=LAST, today=TODAY, now=NOW, pairs=PAIRS)

@@ -78,7 +78,7 @@ class Harness:
             self._emit,
             self.clock,
             token_stopped=dead.get,
-            token_paused_until=lambda token: pauses.get(token, 0.0),
+            paused_until=lambda run: pauses.get(run.token, 0.0),
             on_account_done=lambda run: self.done.append((run.id, run.stopped)),
             **lane_options,
         )
@@ -226,18 +226,6 @@ async def test_retries_due_first_are_served_first() -> None:
     h.clock.advance(30)
     first, second = await h.take(), await h.take()
     assert (first, second) == (early, late)
-
-
-async def test_a_paused_app_hands_out_nothing_until_the_pause_ends() -> None:
-    """pause_app(30) stops every hand-out for 30 s, even with work waiting."""
-    h = Harness({"a": planned("a", 2), "b": planned("b", 2)})
-    h.lane.pause_app(30)
-    waiting = await pending(h.lane)
-    h.clock.advance(29)
-    await settle()
-    assert not waiting.done()
-    h.clock.advance(1)
-    assert await finish(waiting) is not None
 
 
 async def test_a_paused_account_is_skipped_while_others_are_served() -> None:

@@ -15,6 +15,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from collector.clock import ManualClock
+from collector.engine.caller import Caller, Pacing
 from collector.engine.dispatch import AccountRun
 from collector.engine.pool import AppSettings, Pool, RunStats
 from collector.errors import RequestTimeout
@@ -24,6 +25,7 @@ from collector.logs import token_fingerprint
 from collector.model.outcome import Outcome
 from collector.model.records import Point
 from collector.pacing.retry import RetryPolicy
+from collector.pacing.settings import BudgetSettings
 from collector.planning.planner import PlannedRequest
 
 START = dt.datetime(2024, 2, 1, 20, 0, tzinfo=dt.UTC)
@@ -170,18 +172,20 @@ class Harness:
         def conc(app: str) -> int:
             return concurrency if isinstance(concurrency, int) else concurrency[app]
 
+        # A huge budget: these tests are about the pool, not the pacing.
+        budgets = {app: BudgetSettings(calls_per_hour=1e9) for app in accounts}
+        self.caller = Caller(
+            self.transport, Pacing(budgets, self.clock), self.clock, concurrency=64, policy=POLICY
+        )
         self.pool = Pool(
-            transport=self.transport,
+            caller=self.caller,
             emit=self._emit,
             source=Source(self.plans),
-            # A huge budget: asyncio-throttle counts real time, which these tests do not wait.
             apps={app: AppSettings(app, 1e9, conc(app), secret) for app in accounts},
             accounts={app: runs(app) for app in accounts},
             clock=self.clock,
             version=VERSION,
-            concurrency=64,
             per_account=per_account,
-            policy=POLICY,
             seed=SEED,
         )
         self.task: asyncio.Future[RunStats] | None = None
