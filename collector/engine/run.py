@@ -43,6 +43,7 @@ from collector.planning.planner import (
     count_requests,
     plan_account,
 )
+from collector.storage.protocol import InsightStore
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
 
@@ -131,7 +132,7 @@ class _LedgerSource:
     Once ``stop`` is set, accounts get no more requests (those handed out finish).
     """
 
-    store: Store
+    store: InsightStore
     specs: Mapping[str, PlanSpec]  # by app name
     work: RunWork | None = None
     stop: asyncio.Event | None = None

@@ -1,1 +1,1 @@
-"""Where points land: the store (SQLite; the Store Protocol), the writer task, NDJSON encoding, files and rotation."""
+"""Where points land: the store (the InsightStore Protocol; SQLite), the writer task, NDJSON encoding, files and rotation."""

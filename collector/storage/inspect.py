@@ -31,12 +31,14 @@ import aiosqlite
 
 from collector.clock import Clock, SystemClock
 from collector.errors import OutputError
-from collector.storage.sqlite import SCHEMA_VERSION, SchemaError, Store
+from collector.storage.protocol import InsightStore
+from collector.storage.schema import SCHEMA_VERSION, SchemaError
+from collector.storage.sqlite import Store
 
 # The first 16 bytes of every SQLite 3 database file (https://sqlite.org/fileformat.html).
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
-# Tables every version of the store has (collector.storage.sqlite's schema).
+# Tables every version of the store has (collector.storage.schema).
 OUR_TABLES: Final = frozenset({"insights", "ledger"})
 
 
@@ -87,8 +89,9 @@ def sqlite_kind(path: Path) -> str:
         return "text"
     try:
         with contextlib.closing(sqlite3.connect(_read_only_uri(path), uri=True)) as db:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-            (version,) = db.execute("PRAGMA user_version").fetchone()
+            db.row_factory = sqlite3.Row
+            tables = {row["name"] for row in db.execute("SELECT name FROM sqlite_master")}
+            version = db.execute("PRAGMA user_version").fetchone()["user_version"]
     except sqlite3.DatabaseError as error:
         raise OutputError(
             f"{path}: a damaged SQLite file ({error}); fix: give --sqlite a new path"
@@ -124,7 +127,7 @@ def check_store(path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_read_only(path: Path, *, clock: Clock | None = None) -> AsyncIterator[Store]:
+async def open_read_only(path: Path, *, clock: Clock | None = None) -> AsyncIterator[InsightStore]:
     """The store at ``path``, opened read-only (``mode=ro``): nothing is created in it.
 
     Raises :class:`OutputError` as :func:`check_store` does.

@@ -1,4 +1,4 @@
-"""The SQLite store: insights, the request ledger and the NDJSON checkpoint, in one file.
+"""The SQLite store: the :class:`~collector.storage.protocol.InsightStore` in one file.
 
 One connection, one writer (:mod:`collector.storage.writer`), WAL journal with
 ``synchronous=NORMAL``. In WAL mode NORMAL writes every commit to the WAL
@@ -8,34 +8,25 @@ checkpoint goes back with them, so the NDJSON file is cut back to match on the
 next open (it was fsync'ed before the commit, so it is never shorter than
 the checkpoint says). Both sinks always agree; FULL would only cost speed.
 
-Tables:
+The tables and their migration are in :mod:`collector.storage.schema`; the
+set-wise upsert of a batch in :mod:`collector.storage.upsert`.
 
-- ``insights``: one row per point identity (account_id, metric, period,
-  end_time, dimensions). SQLite's UNIQUE treats NULLs as distinct, so the
-  identity index is on ``ifnull(end_time, '')`` (end_time is never ``''``:
-  it is RFC 3339 or NULL) and the upsert names the same expression as its
-  conflict target. ``value`` has NUMERIC affinity: integers stay integers.
-- ``ledger``: one row per planned request (the planner's key), its state
-  ``pending | done | no_data | failed`` and attempt count.
-- ``checkpoint``: a single row, the NDJSON path and its committed byte offset.
-- ``ndjson_files``: every NDJSON file this store ever committed to (rotation
-  starts new ones), its committed size and when it was first and last
-  written; updated in the same transaction as the checkpoint.
+Writes go through :meth:`Store.transaction` alone: it owns the store's write
+lock and the transaction, from ``BEGIN IMMEDIATE`` to ``COMMIT`` or
+``ROLLBACK``. A batch commit (see :mod:`collector.storage.writer`) records its
+outcomes, keeps the transaction open while the caller durably appends the
+changed points elsewhere, then writes the new checkpoint and commits.
 
-A batch commit (:meth:`Store.begin_batch` then :meth:`Batch.commit`) stages
-points set-wise, finds the new or changed ones with one join, upserts only
-those and updates the ledger, all in one transaction that stays open until
-the caller has durably appended the changed points elsewhere and hands over
-the new checkpoint.
+Rows are :class:`sqlite3.Row` and read by column name: every SELECT names
+(or aliases) the columns it reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import AsyncIterator, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Final
@@ -44,7 +35,6 @@ import aiosqlite
 import orjson
 
 from collector.clock import Clock, SystemClock
-from collector.errors import OutputError
 from collector.model.outcome import (
     STATES,
     AccountLedger,
@@ -56,225 +46,130 @@ from collector.model.outcome import (
     WindowLike,
 )
 from collector.model.records import Point, rfc3339
+from collector.storage.protocol import (
+    REFRESH_SUFFIX,
+    AccountFreshness,
+    NdjsonFile,
+    PointChanges,
+)
+from collector.storage.schema import LEDGER_COLUMNS, SCHEMA_VERSION, SchemaError, migrate
+from collector.storage.upsert import create_stage, upsert_outcomes
 
-SCHEMA_VERSION: Final = 1
 _CHUNK: Final = 5_000
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS insights (
-    account_id TEXT NOT NULL, metric TEXT NOT NULL, period TEXT NOT NULL,
-    end_time TEXT NULL, dimensions TEXT NOT NULL, value NUMERIC NOT NULL,
-    api_version TEXT NOT NULL, fetched_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS insights_identity
-    ON insights (account_id, metric, period, ifnull(end_time, ''), dimensions);
-CREATE TABLE IF NOT EXISTS ledger (
-    key TEXT PRIMARY KEY, account_id TEXT NOT NULL, app TEXT NOT NULL,
-    metrics TEXT NOT NULL, period TEXT NOT NULL, since INTEGER NULL, until INTEGER NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'no_data', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0, reason TEXT NULL, points INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ledger_account ON ledger (account_id);
-CREATE TABLE IF NOT EXISTS checkpoint (
-    id INTEGER PRIMARY KEY CHECK (id = 1), ndjson_path TEXT NULL,
-    committed_offset INTEGER NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ndjson_files (
-    path TEXT PRIMARY KEY, committed_offset INTEGER NOT NULL,
-    first_at TEXT NOT NULL, last_at TEXT NOT NULL);
-"""
-
-# Per-connection scratch tables for one batch; TEMP keeps them out of the file.
-_TEMP: Final = """
-CREATE TEMP TABLE stage (
-    seq INTEGER PRIMARY KEY, account_id, metric, period, end_time, dimensions,
-    value, api_version, fetched_at);
-"""
-
-# Rows per multi-row INSERT into the stage: 9 variables each, within SQLite's
-# limit of variables per statement (999 before SQLite 3.32).
-_STAGE_ROWS: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64
-
-
-def _statement_rows(rows: int) -> int:
-    """The statement size that stages ``rows`` rows: the next power of two, at least 8.
-
-    The sqlite3 module keeps up to 128 prepared statements, and one of 512 rows
-    holds about a megabyte: a statement per exact row count would pile up a new
-    one with nearly every batch. A few fixed sizes are prepared once each.
-    """
-    return max(8, 1 << (rows - 1).bit_length())
-
-
-@lru_cache(maxsize=16)
-def _stage_insert(rows: int) -> str:
-    """``INSERT OR IGNORE INTO stage VALUES (?, ...), ...`` for ``rows`` rows of 9 values."""
-    return "INSERT OR IGNORE INTO stage VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
-
-
-_IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
-
-# Each identity is staged once (the batch's last copy of it: see ``_stage``); it is
-# changed when no row has that identity yet or the stored value differs (numeric
-# comparison: 5 equals 5.0).
-_FIND_CHANGED: Final = """
-SELECT s.seq FROM stage AS s
-LEFT JOIN insights AS i
-  ON i.account_id = s.account_id AND i.metric = s.metric AND i.period = s.period
- AND ifnull(i.end_time, '') = ifnull(s.end_time, '') AND i.dimensions = s.dimensions
-WHERE i.rowid IS NULL OR i.value IS NOT s.value
-ORDER BY s.seq
-"""
-
-# Every staged row: the unchanged ones hit the DO UPDATE guard and stay as they are.
-# ("WHERE true": SQLite's parser needs a WHERE before ON CONFLICT in INSERT ... SELECT.)
-_UPSERT: Final = f"""
-INSERT INTO insights (account_id, metric, period, end_time, dimensions, value, api_version,
-                      fetched_at)
-SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at
-FROM stage WHERE true
-ON CONFLICT ({_IDENTITY}) DO UPDATE SET
-    value = excluded.value, api_version = excluded.api_version, fetched_at = excluded.fetched_at
-WHERE insights.value IS NOT excluded.value
-"""
-
-# A failed outcome never demotes a finished row: the points it stored stay valid.
-_KEEP: Final = "excluded.state = 'failed' AND ledger.state IN ('done', 'no_data')"
-_LEDGER_UPSERT: Final = f"""
-INSERT INTO ledger (key, account_id, app, metrics, period, since, until, state, attempts,
-                    reason, points, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
-    attempts = ledger.attempts + excluded.attempts,
-    updated_at = excluded.updated_at,
-    state = CASE WHEN {_KEEP} THEN ledger.state ELSE excluded.state END,
-    reason = CASE WHEN {_KEEP} THEN ledger.reason ELSE excluded.reason END,
-    points = CASE WHEN {_KEEP} THEN ledger.points ELSE excluded.points END
-"""
-
+_REGISTER_PENDING: Final = (
+    f"INSERT OR IGNORE INTO ledger ({', '.join(LEDGER_COLUMNS)})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, 0, ?)"
+)
 
 __all__ = [
     "REFRESH_SUFFIX",
+    "SCHEMA_VERSION",
     "STATES",
     "AccountFreshness",
     "AccountLedger",
-    "Batch",
     "Checkpoint",
     "LedgerEntry",
     "LedgerSummary",
     "NdjsonFile",
     "PlannedLike",
+    "PointChanges",
     "SchemaError",
+    "SqliteTransaction",
     "Store",
     "WindowLike",
 ]
 
 
-# Ledger keys of the daemon's refresh requests end with this (collector.planning.refresh).
-REFRESH_SUFFIX: Final = "|refresh"
+class SqliteTransaction:
+    """A :class:`~collector.storage.protocol.StoreTransaction` on the store's connection.
 
-
-@dataclass(frozen=True, slots=True)
-class NdjsonFile:
-    """One NDJSON file a store committed to: its committed size and first/last commit."""
-
-    path: str
-    committed_offset: int
-    first_at: str
-    last_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class AccountFreshness:
-    """How fresh one account's stored data is (RFC 3339 UTC times; ``None``: never)."""
-
-    account_id: str
-    last_refresh: str | None
-    last_lifetime: str | None
-    newest_end_time: str | None
-    pending: int
-    failed: int
-
-
-class SchemaError(OutputError):
-    """The SQLite file was written by a newer schema than this code knows."""
-
-
-class Batch:
-    """An open transaction holding one batch of outcomes; commit or roll back exactly once.
-
-    ``changed`` are the batch's points that are new or whose value changed, in
-    arrival order, one per identity (the last one staged); ``unchanged`` counts
-    the other staged points. Until :meth:`commit`, nothing is visible to a
-    reopened file: a crash rolls all of it back.
+    Made only by :meth:`Store.transaction`, which begins, commits or rolls
+    back and holds the write lock; this object only writes inside it. Once
+    the transaction has ended every method raises :class:`RuntimeError`.
     """
 
-    def __init__(self, store: Store, changed: tuple[Point, ...], unchanged: int) -> None:
-        self._store = store
-        self.changed = changed
-        self.unchanged = unchanged
+    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
         self._open = True
 
-    async def commit(self, checkpoint: Checkpoint | None = None) -> None:
-        """Write ``checkpoint`` (if given) in the same transaction, then COMMIT."""
-        self._finish()
-        db = self._store._db
-        try:
-            if checkpoint is not None:
-                await self._store._write_checkpoint(checkpoint)
-            await db.execute("COMMIT")
-        except BaseException:
-            await _rollback(db)
-            raise
-        finally:
-            self._store._lock.release()
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> PointChanges:
+        """Upsert the outcomes' points and ledger rows; return what changed (see the Protocol)."""
+        db = self._usable()
+        return await upsert_outcomes(db, outcomes, rfc3339(self._clock.now()))
 
-    async def rollback(self) -> None:
-        """Drop everything the batch staged; a no-op after :meth:`commit`."""
-        if not self._open:
-            return
-        self._finish()
-        try:
-            await _rollback(self._store._db)
-        finally:
-            self._store._lock.release()
+    async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Replace the checkpoint row and note its file's committed size (see the Protocol)."""
+        db = self._usable()
+        now = rfc3339(self._clock.now())
+        await db.execute(
+            "INSERT INTO checkpoint (id, ndjson_path, committed_offset, updated_at)"
+            " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " ndjson_path = excluded.ndjson_path, committed_offset = excluded.committed_offset,"
+            " updated_at = excluded.updated_at",
+            (checkpoint.path, checkpoint.offset, now),
+        )
+        if checkpoint.path is not None:
+            await db.execute(
+                "INSERT INTO ndjson_files (path, committed_offset, first_at, last_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
+                " committed_offset = excluded.committed_offset, last_at = excluded.last_at",
+                (checkpoint.path, checkpoint.offset, now, now),
+            )
 
-    def _finish(self) -> None:
-        if not self._open:
-            raise RuntimeError("batch already committed or rolled back")
+    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
+        """Insert a ``pending`` row for each request not yet in the ledger; return how many.
+
+        ``requests`` is consumed lazily, in chunks.
+        """
+        db = self._usable()
+        now = rfc3339(self._clock.now())
+        it = iter(requests)
+        before = db.total_changes
+        while chunk := list(islice(it, _CHUNK)):
+            await db.executemany(_REGISTER_PENDING, [_pending_row(r, now) for r in chunk])
+        return db.total_changes - before
+
+    def end(self) -> None:
+        """Mark the transaction ended (by :meth:`Store.transaction`): later calls raise."""
         self._open = False
+
+    def _usable(self) -> aiosqlite.Connection:
+        if not self._open:
+            raise RuntimeError("the transaction has already ended")
+        return self._db
 
 
 class Store:
-    """The SQLite file. Open with :meth:`open`; one instance per file and process."""
+    """The SQLite file. Open with :meth:`open`; one instance per file and process.
+
+    An :class:`~collector.storage.protocol.InsightStore`; it also reads single
+    ledger rows and stored points back (:meth:`ledger_entry`, :meth:`points`).
+    """
 
     def __init__(self, db: aiosqlite.Connection, path: Path, clock: Clock) -> None:
+        db.row_factory = sqlite3.Row  # rows are read by column name
         self._db = db
         self._path = path
         self._clock = clock
-        self._lock = asyncio.Lock()  # one write transaction at a time
+        self._lock = asyncio.Lock()  # one write transaction at a time: see transaction()
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock | None = None) -> Store:
-        """Open or create the store at ``path`` (WAL, schema created if missing).
+        """Open or create the store at ``path`` (WAL, schema created or migrated).
 
         Raises :class:`SchemaError` for a file of a newer schema version.
         """
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
+            db.row_factory = sqlite3.Row
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA temp_store = MEMORY")
             await db.execute("PRAGMA busy_timeout = 5000")
-            async with db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"{path} has schema {version}; this version knows {SCHEMA_VERSION}"
-                )
-            await db.executescript(
-                f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
-            await db.executescript(_TEMP)
+            await migrate(db, str(path))
+            await create_stage(db)
         except BaseException:
             await db.close()
             raise
@@ -282,11 +177,39 @@ class Store:
 
     @property
     def path(self) -> Path:
+        """The SQLite file (tests and inspection read it with their own connection)."""
         return self._path
 
+    @property
+    def location(self) -> str:
+        """The file's path, for messages."""
+        return str(self._path)
+
     async def close(self) -> None:
-        """Close the connection (an open batch is rolled back by SQLite)."""
+        """Close the connection (an open transaction is rolled back by SQLite)."""
         await self._db.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqliteTransaction]:
+        """Hold the write lock and one transaction for the ``async with`` block.
+
+        ``BEGIN IMMEDIATE`` on entry (after any other write transaction of this
+        store ended); ``COMMIT`` when the block ends normally; ``ROLLBACK``
+        when it raises, is cancelled or the COMMIT fails, and the exception
+        propagates. The lock is released in every case.
+        """
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            tx = SqliteTransaction(self._db, self._clock)
+            try:
+                yield tx
+                tx.end()
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await _rollback(self._db)
+                raise
+            finally:
+                tx.end()
 
     async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
         """Insert a ``pending`` row for each request not yet in the ledger; return how many.
@@ -294,59 +217,52 @@ class Store:
         One transaction; ``requests`` is consumed lazily in chunks. Existing rows
         (whatever their state) are left as they are.
         """
-        now = rfc3339(self._clock.now())
-        it = iter(requests)
-        async with self._lock:
-            before = self._db.total_changes
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                while chunk := list(islice(it, _CHUNK)):
-                    rows = [_pending_row(r, now) for r in chunk]
-                    await self._db.executemany(
-                        "INSERT OR IGNORE INTO ledger (key, account_id, app, metrics, period,"
-                        " since, until, state, attempts, reason, points, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, 0, ?)",
-                        rows,
-                    )
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await _rollback(self._db)
-                raise
-            return self._db.total_changes - before
+        async with self.transaction() as tx:
+            return await tx.register_pending(requests)
+
+    async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store ``checkpoint`` in a transaction of its own (a writer's start)."""
+        async with self.transaction() as tx:
+            await tx.set_checkpoint(checkpoint)
 
     async def finished_keys(self, account_id: str) -> set[str]:
         """Keys of the account's ``done`` or ``no_data`` requests: not to be sent again."""
         sql = "SELECT key FROM ledger WHERE account_id = ? AND state IN ('done', 'no_data')"
         async with self._db.execute(sql, (account_id,)) as cur:
-            return {str(row[0]) async for row in cur}
+            return {str(row["key"]) async for row in cur}
 
     async def ledger_entry(self, key: str) -> LedgerEntry | None:
         """The ledger row of ``key``, or ``None`` if the key was never registered or reported."""
-        async with self._db.execute("SELECT * FROM ledger WHERE key = ?", (key,)) as cur:
+        sql = f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE key = ?"
+        async with self._db.execute(sql, (key,)) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
         return LedgerEntry(
-            key=row[0], account_id=row[1], app=row[2], metrics=tuple(row[3].split(",")),
-            period=row[4], since=row[5], until=row[6], state=row[7], attempts=row[8],
-            reason=row[9], points=row[10], updated_at=row[11],
+            key=row["key"], account_id=row["account_id"], app=row["app"],
+            metrics=tuple(row["metrics"].split(",")), period=row["period"], since=row["since"],
+            until=row["until"], state=row["state"], attempts=row["attempts"],
+            reason=row["reason"], points=row["points"], updated_at=row["updated_at"],
         )  # fmt: skip
 
     async def ledger_summary(self) -> LedgerSummary:
         """Per-account request counts by state and failures by reason."""
         counts: dict[str, dict[str, int]] = {}
         failures: dict[str, dict[str, int]] = {}
-        sql = "SELECT account_id, state, count(*) FROM ledger GROUP BY account_id, state"
+        sql = "SELECT account_id, state, count(*) AS n FROM ledger GROUP BY account_id, state"
         async with self._db.execute(sql) as cur:
-            async for account, state, n in cur:
-                counts.setdefault(account, dict.fromkeys(STATES, 0))[state] = n
+            async for row in cur:
+                counts.setdefault(row["account_id"], dict.fromkeys(STATES, 0))[row["state"]] = row[
+                    "n"
+                ]
+        # "why", not "reason": GROUP BY would take an alias "reason" for the column.
         sql = (
-            "SELECT account_id, ifnull(reason, 'unknown'), count(*) FROM ledger"
+            "SELECT account_id, ifnull(reason, 'unknown') AS why, count(*) AS n FROM ledger"
             " WHERE state = 'failed' GROUP BY account_id, reason"
         )
         async with self._db.execute(sql) as cur:
-            async for account, reason, n in cur:
-                failures.setdefault(account, {})[reason] = n
+            async for row in cur:
+                failures.setdefault(row["account_id"], {})[row["why"]] = row["n"]
         return LedgerSummary(
             tuple(AccountLedger(a, counts[a], failures.get(a, {})) for a in sorted(counts))
         )
@@ -356,18 +272,9 @@ class Store:
         sql = "SELECT ndjson_path, committed_offset FROM checkpoint WHERE id = 1"
         async with self._db.execute(sql) as cur:
             row = await cur.fetchone()
-        return None if row is None else Checkpoint(row[0], int(row[1]))
-
-    async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Store ``checkpoint`` in a transaction of its own (a writer's start)."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._write_checkpoint(checkpoint)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await _rollback(self._db)
-                raise
+        if row is None:
+            return None
+        return Checkpoint(row["ndjson_path"], int(row["committed_offset"]))
 
     async def points(self, account_id: str | None = None) -> list[Point]:
         """Every stored point (of one account if given), in insertion order."""
@@ -380,99 +287,16 @@ class Store:
             sql += " WHERE account_id = ?"
             params = (account_id,)
         async with self._db.execute(sql + " ORDER BY rowid", params) as cur:
-            return [
-                Point(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6], r[7])
-                async for r in cur
-            ]
-
-    async def begin_batch(self, outcomes: Sequence[Outcome]) -> Batch:
-        """Open a transaction, store the outcomes' new/changed points and ledger rows.
-
-        The returned :class:`Batch` holds the transaction (and the store's write
-        lock) until its ``commit`` or ``rollback``: the caller appends
-        ``batch.changed`` to its other sink in between.
-        """
-        await self._lock.acquire()
-        try:
-            await self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        try:
-            changed, unchanged = await self._stage(outcomes)
-        except BaseException:
-            try:
-                await _rollback(self._db)
-            finally:
-                self._lock.release()
-            raise
-        return Batch(self, changed, unchanged)
-
-    async def _stage(self, outcomes: Sequence[Outcome]) -> tuple[tuple[Point, ...], int]:
-        db = self._db
-        # The last copy of each identity wins, in the order the last copies arrived:
-        # deduplicated here with a dict (cheaper than a GROUP BY over the stage).
-        latest: dict[tuple[str, str, str, str | None, str], Point] = {}
-        staged = 0
-        for outcome in outcomes:
-            for point in outcome.points:
-                key = point.key()
-                latest.pop(key, None)
-                latest[key] = point
-                staged += 1
-        unique = list(latest.values())
-        await db.execute("DELETE FROM stage")
-        # Multi-row INSERTs: one statement step per chunk instead of one per point
-        # (executemany steps row by row, and each step hands the GIL back and forth
-        # with the event loop's thread).
-        items = list(latest.items())
-        for start in range(0, len(items), _STAGE_ROWS):
-            chunk = items[start : start + _STAGE_ROWS]
-            values: list[object] = []
-            for seq, (key, point) in enumerate(chunk, start):
-                values += (seq, *key, point.value, point.api_version, point.fetched_at)
-            # Padded to the statement's size with copies of the last row, which
-            # OR IGNORE drops (their seq is taken).
-            size = _statement_rows(len(chunk))
-            values += values[-9:] * (size - len(chunk))
-            await db.execute(_stage_insert(size), values)
-        # One round trip to the connection's thread for the whole answer.
-        rows = await db.execute_fetchall(_FIND_CHANGED)
-        changed = tuple([unique[row[0]] for row in rows])
-        await db.execute(_UPSERT)
-        now = rfc3339(self._clock.now())
-        await db.executemany(
-            _LEDGER_UPSERT,
-            [
-                (o.key, o.account_id, o.app, ",".join(o.metrics), o.period, o.since, o.until,
-                 o.state, o.attempts, o.reason, len(o.points), now)
-                for o in outcomes
-            ],
-        )  # fmt: skip
-        return changed, staged - len(changed)
-
-    async def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
-        now = rfc3339(self._clock.now())
-        await self._db.execute(
-            "INSERT INTO checkpoint (id, ndjson_path, committed_offset, updated_at)"
-            " VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " ndjson_path = excluded.ndjson_path, committed_offset = excluded.committed_offset,"
-            " updated_at = excluded.updated_at",
-            (checkpoint.path, checkpoint.offset, now),
-        )
-        if checkpoint.path is not None:
-            await self._db.execute(
-                "INSERT INTO ndjson_files (path, committed_offset, first_at, last_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET"
-                " committed_offset = excluded.committed_offset, last_at = excluded.last_at",
-                (checkpoint.path, checkpoint.offset, now, now),
-            )
+            return [_point(row) async for row in cur]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
         sql = "SELECT path, committed_offset, first_at, last_at FROM ndjson_files"
         async with self._db.execute(sql + " ORDER BY first_at, path") as cur:
-            return [NdjsonFile(r[0], int(r[1]), r[2], r[3]) async for r in cur]
+            return [
+                NdjsonFile(r["path"], int(r["committed_offset"]), r["first_at"], r["last_at"])
+                async for r in cur
+            ]
 
     async def freshness(self) -> list[AccountFreshness]:
         """Per account (sorted by id): when its data was last fetched, from ledger and data.
@@ -486,19 +310,22 @@ class Store:
         ledger: dict[str, tuple[str | None, str | None, int, int]] = {}
         sql = (
             "SELECT account_id,"
-            f" max(CASE WHEN key LIKE '%{REFRESH_SUFFIX}' AND {finished} THEN updated_at END),"
-            f" max(CASE WHEN since IS NULL AND {finished} THEN updated_at END),"
-            " sum(state = 'pending'), sum(state = 'failed')"
+            f" max(CASE WHEN key LIKE '%{REFRESH_SUFFIX}' AND {finished} THEN updated_at END)"
+            " AS refresh,"
+            f" max(CASE WHEN since IS NULL AND {finished} THEN updated_at END) AS lifetime,"
+            " sum(state = 'pending') AS pending, sum(state = 'failed') AS failed"
             " FROM ledger GROUP BY account_id"
         )
         async with self._db.execute(sql) as cur:
-            async for account, refresh, lifetime, pending, failed in cur:
-                ledger[account] = (refresh, lifetime, int(pending or 0), int(failed or 0))
+            async for r in cur:
+                ledger[r["account_id"]] = (
+                    r["refresh"], r["lifetime"], int(r["pending"] or 0), int(r["failed"] or 0),
+                )  # fmt: skip
         newest: dict[str, str | None] = {}
-        sql = "SELECT account_id, max(end_time) FROM insights GROUP BY account_id"
+        sql = "SELECT account_id, max(end_time) AS newest FROM insights GROUP BY account_id"
         async with self._db.execute(sql) as cur:
-            async for account, end_time in cur:
-                newest[account] = end_time
+            async for r in cur:
+                newest[r["account_id"]] = r["newest"]
         result = []
         for account in sorted(ledger.keys() | newest.keys()):
             refresh, lifetime, pending, failed = ledger.get(account, (None, None, 0, 0))
@@ -506,6 +333,14 @@ class Store:
                 AccountFreshness(account, refresh, lifetime, newest.get(account), pending, failed)
             )
         return result
+
+
+def _point(row: sqlite3.Row) -> Point:
+    return Point(
+        account_id=row["account_id"], metric=row["metric"], period=row["period"],
+        end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]), value=row["value"],
+        api_version=row["api_version"], fetched_at=row["fetched_at"],
+    )  # fmt: skip
 
 
 def _pending_row(request: PlannedLike, now: str) -> tuple[object, ...]:

@@ -2,11 +2,13 @@
 
 One commit of a batch (the order is the whole point):
 
-1. :meth:`Store.begin_batch`: BEGIN; stage the points; find the new or changed
-   ones set-wise; upsert them; update the batch's ledger rows.
+1. :meth:`InsightStore.transaction` begins; :meth:`StoreTransaction.record_outcomes`
+   stages the points, finds the new or changed ones set-wise, upserts them and
+   updates the batch's ledger rows.
 2. Encode exactly those points as NDJSON, append them to the file, flush and
    fsync: this gives the new offset.
-3. :meth:`Batch.commit` with the new offset as the checkpoint: COMMIT.
+3. :meth:`StoreTransaction.set_checkpoint` with the new offset, and the
+   transaction's block ends: COMMIT.
 
 A SIGKILL before 3's COMMIT leaves SQLite rolled back and the file with bytes
 past the committed offset, which :func:`resume_offset` and
@@ -38,10 +40,10 @@ import structlog
 
 from collector.clock import Clock, TimedOut, within
 from collector.errors import OutputError, StoreFailed
-from collector.model.outcome import Outcome
+from collector.model.outcome import Checkpoint, Outcome
 from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
-from collector.storage.sqlite import Batch, Checkpoint, Store
+from collector.storage.protocol import InsightStore, PointChanges
 
 log = structlog.get_logger(__name__)
 
@@ -71,12 +73,13 @@ class WriterStats:
     failed: int = 0
 
 
-def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, db: Path) -> int:
+def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, db: str) -> int:
     """Where appending to the NDJSON file at ``path`` (``size`` bytes, ``None``: absent) resumes.
 
     Returns the committed offset to cut the file back to (0 for a file started
     afresh). Raises :class:`SinkMismatchError` when the file holds bytes the
-    checkpoint of ``db`` does not vouch for, or less than it committed.
+    checkpoint of the store at ``db`` (its location) does not vouch for, or
+    less than it committed.
     """
     name = str(path)
     if checkpoint is None or checkpoint.path != name:
@@ -133,7 +136,7 @@ class SinkWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: InsightStore,
         ndjson: Path | None,
         clock: Clock,
         *,
@@ -191,7 +194,7 @@ class SinkWriter:
                 # may end in bytes of a commit that never finished; cut them first.
                 await asyncio.to_thread(_cut_uncommitted, Path(checkpoint.path), checkpoint.offset)
             size = file_size(path)
-            offset = resume_offset(checkpoint, path, size, self._store.path)
+            offset = resume_offset(checkpoint, path, size, self._store.location)
             self._file = await asyncio.to_thread(AppendFile.open, path, offset)
             if size is not None and size > offset:
                 log.warning(
@@ -309,35 +312,37 @@ class SinkWriter:
         return _Timeout() if isinstance(got, TimedOut) else got
 
     async def _commit(self, outcomes: list[Outcome]) -> None:
-        tx: Batch = await self._store.begin_batch(outcomes)
         file = self._file
         before = None if file is None else file.offset
         try:
-            self._hook("staged")
-            checkpoint = None
-            if file is not None:
-                offset = await asyncio.to_thread(file.append, encode_points(tx.changed))
-                checkpoint = Checkpoint(str(file.path), offset)
-            self._hook("appended")
-            await tx.commit(checkpoint)
+            async with self._store.transaction() as tx:
+                changes = await tx.record_outcomes(outcomes)
+                self._hook("staged")
+                checkpoint = None
+                if file is not None:
+                    offset = await asyncio.to_thread(file.append, encode_points(changes.changed))
+                    checkpoint = Checkpoint(str(file.path), offset)
+                self._hook("appended")
+                if checkpoint is not None:
+                    await tx.set_checkpoint(checkpoint)
         except BaseException:
-            await tx.rollback()
+            # The transaction rolled back: cut the file back to match it.
             if file is not None and before is not None and file.offset != before:
                 await asyncio.to_thread(file.truncate, before)
             raise
         self._hook("committed")
-        self._count(outcomes, tx)
+        self._count(outcomes, changes)
 
-    def _count(self, outcomes: list[Outcome], tx: Batch) -> None:
+    def _count(self, outcomes: list[Outcome], changes: PointChanges) -> None:
         s = self._stats
         states = [o.state for o in outcomes]
         self._stats = WriterStats(
             batches=s.batches + 1,
             outcomes=s.outcomes + len(outcomes),
-            points_written=s.points_written + len(tx.changed),
-            points_unchanged=s.points_unchanged + tx.unchanged,
+            points_written=s.points_written + len(changes.changed),
+            points_unchanged=s.points_unchanged + changes.unchanged,
             done=s.done + states.count("done"),
             no_data=s.no_data + states.count("no_data"),
             failed=s.failed + states.count("failed"),
         )
-        log.debug("sink_batch_committed", outcomes=len(outcomes), written=len(tx.changed))
+        log.debug("sink_batch_committed", outcomes=len(outcomes), written=len(changes.changed))

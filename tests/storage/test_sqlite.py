@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator
@@ -70,9 +71,13 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def _commit(store: Store, *outcomes: Outcome) -> tuple[Point, ...]:
-    batch = await store.begin_batch(list(outcomes))
-    await batch.commit()
-    return batch.changed
+    async with store.transaction() as tx:
+        changes = await tx.record_outcomes(list(outcomes))
+    return changes.changed
+
+
+class _Abandon(Exception):
+    """Raised inside a transaction's block to roll it back."""
 
 
 def _rows(path: Path) -> list[tuple[object, ...]]:
@@ -151,8 +156,8 @@ async def test_unchanged_value_is_left_alone(store: Store) -> None:
     """Storing an equal value again changes nothing, not even fetched_at or api_version."""
     await _commit(store, _outcome("k1", (_point(7),)))
     again = _point(7, fetched_at="2024-03-05T00:00:00Z", api_version="v18.0")
-    batch = await store.begin_batch([_outcome("k2", (again,))])
-    await batch.commit()
+    async with store.transaction() as tx:
+        batch = await tx.record_outcomes([_outcome("k2", (again,))])
     assert (batch.changed, batch.unchanged) == ((), 1)
     assert _rows(store.path) == [
         ("111", "reach", "day", "2024-02-20T08:00:00Z", "{}", 7, "v17.0", "2024-03-01T10:00:00Z")
@@ -171,19 +176,23 @@ async def test_changed_value_updates_value_version_and_fetched_at(store: Store) 
 
 async def test_rollback_stores_nothing(store: Store) -> None:
     """A rolled-back batch leaves neither points nor ledger rows behind."""
-    batch = await store.begin_batch([_outcome("k1", (_point(1),))])
-    await batch.rollback()
+    with pytest.raises(_Abandon):
+        async with store.transaction() as tx:
+            await tx.record_outcomes([_outcome("k1", (_point(1),))])
+            raise _Abandon
     assert (await store.points(), await store.ledger_entry("k1")) == ([], None)
 
 
 async def test_batch_holds_out_other_writers_until_commit(store: Store) -> None:
     """register_pending waits while a batch transaction is open and runs after its commit."""
-    batch = await store.begin_batch([_outcome("k1", (_point(1),))])
+    batch = contextlib.AsyncExitStack()
+    tx = await batch.enter_async_context(store.transaction())
+    await tx.record_outcomes([_outcome("k1", (_point(1),))])
     pending = asyncio.create_task(store.register_pending([_Planned("p1", "111")]))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not pending.done()
-    await batch.commit()
+    await batch.aclose()  # the block ends: COMMIT
     assert await pending == 1
 
 
@@ -308,8 +317,9 @@ async def test_checkpoint_is_none_on_a_new_file(store: Store) -> None:
 
 async def test_checkpoint_commits_with_the_batch(store: Store) -> None:
     """The checkpoint given to a batch's commit is stored with it."""
-    batch = await store.begin_batch([_outcome("k1", (_point(1),))])
-    await batch.commit(Checkpoint("/tmp/x.ndjson", 123))
+    async with store.transaction() as tx:
+        await tx.record_outcomes([_outcome("k1", (_point(1),))])
+        await tx.set_checkpoint(Checkpoint("/tmp/x.ndjson", 123))
     assert await store.checkpoint() == Checkpoint("/tmp/x.ndjson", 123)
 
 
@@ -326,8 +336,9 @@ async def test_data_survives_reopening(tmp_path: Path) -> None:
     """Committed points, ledger and checkpoint are there after close and reopen."""
     path = tmp_path / "re.sqlite"
     store = await Store.open(path)
-    batch = await store.begin_batch([_outcome("k1", (_point(3),))])
-    await batch.commit(Checkpoint(None, 0))
+    async with store.transaction() as tx:
+        await tx.record_outcomes([_outcome("k1", (_point(3),))])
+        await tx.set_checkpoint(Checkpoint(None, 0))
     await store.close()
     store = await Store.open(path)
     try:

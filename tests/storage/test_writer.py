@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -169,7 +170,8 @@ async def test_put_waits_while_the_queue_is_full(store: Store) -> None:
     """put blocks when queue_size outcomes wait behind a stalled commit, and resumes after."""
     writer = SinkWriter(store, None, SystemClock(), max_outcomes=1, queue_size=2)
     await writer.start()
-    stall = await store.begin_batch([])  # holds the store's write lock: the writer's commit waits
+    stall = contextlib.AsyncExitStack()
+    await stall.enter_async_context(store.transaction())  # the writer's commit waits for it
     for i in range(3):  # one taken into the stalled batch, two fill the queue
         await writer.put(_outcome(f"k{i}"))
     await _until(lambda: writer.saturated)
@@ -177,7 +179,7 @@ async def test_put_waits_while_the_queue_is_full(store: Store) -> None:
     for _ in range(50):
         await asyncio.sleep(0)
     assert not blocked.done()
-    await stall.rollback()
+    await stall.aclose()
     await blocked
     await writer.close()
     assert writer.stats.outcomes == 4
@@ -190,7 +192,8 @@ async def test_put_waits_while_queued_points_reach_the_bound(store: Store) -> No
         store, None, SystemClock(), max_outcomes=1, queue_size=100, max_queued_points=4
     )
     await writer.start()
-    stall = await store.begin_batch([])  # holds the store's write lock: the writer's commit waits
+    stall = contextlib.AsyncExitStack()
+    await stall.enter_async_context(store.transaction())  # the writer's commit waits for it
     await writer.put(_outcome("k0", (_point(0, 1),)))  # taken into the stalled batch
     await _until(lambda: writer.backlog == 0)
     await writer.put(_outcome("k1", tuple(_point(i, 2 + i) for i in range(4))))  # 4 queued
@@ -199,7 +202,7 @@ async def test_put_waits_while_queued_points_reach_the_bound(store: Store) -> No
     for _ in range(50):
         await asyncio.sleep(0)
     assert not blocked.done()
-    await stall.rollback()
+    await stall.aclose()
     await blocked
     await writer.close()
     assert (writer.stats.outcomes, writer.stats.points_written) == (3, 6)
