@@ -1,4 +1,8 @@
-"""A two-minute soak of `ig-collector daemon`: memory and file descriptors stay flat."""
+"""A soak of `ig-collector daemon`: memory and file descriptors stay flat.
+
+Marked ``soak``: ``scripts/test`` runs it for 40 s, ``scripts/soak`` for as long as
+``IG_SOAK_S`` says (10 minutes by default).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,11 @@ from collector.emulator.clock import FixedClock
 from collector.emulator.testing import running_emulator
 from tests.e2e.helpers import small_scenario, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.soak]
 
-SOAK_S = 120.0
-WARMUP_S = 20.0  # history backfill, first imports and caches
-WINDOW_S = 20.0
+SOAK_S = float(os.environ.get("IG_SOAK_S", "40"))
+WARMUP_S = min(20.0, SOAK_S / 4)  # history backfill, first imports and caches
+WINDOW_S = min(20.0, SOAK_S / 4)
 
 
 def _rss_kib(pid: int) -> int:
@@ -37,8 +41,8 @@ def _fds(pid: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-async def test_two_minute_soak_keeps_rss_and_fds_flat(tmp_path: Path) -> None:
-    """Refreshing every second for 2 minutes (with rotation), RSS and open FDs end where they began."""
+async def test_a_soak_keeps_rss_and_fds_flat(tmp_path: Path) -> None:
+    """Refreshing every second (with rotation), RSS and open FDs end where they began."""
     scenario = small_scenario(seed=41)
     async with running_emulator(
         scenario, clock=FixedClock(time.time(), advancing=True)
@@ -89,7 +93,7 @@ async def test_two_minute_soak_keeps_rss_and_fds_flat(tmp_path: Path) -> None:
     stats = [e for e in events if e["event"] == "stats"]
     with sqlite3.connect(tmp_path / "insights.sqlite") as db:
         files = db.execute("SELECT count(*) FROM ndjson_files").fetchone()[0]
-    assert len(runs) >= 60  # it really worked the whole time: about one refresh a second
+    assert len(runs) >= SOAK_S / 2  # it really worked the whole time: about one refresh a second
     assert files >= 2  # and rotated its NDJSON output
     assert stats and max(float(e["lag_max_s"]) for e in stats[len(stats) // 2 :]) < 10
     assert rss_end - rss_start < 4 * 1024, figures  # under 4 MiB of growth over 100 s

@@ -128,12 +128,14 @@ async def test_kill_at_each_commit_stage_then_rerun_is_exactly_once(
     _assert_exactly_once(tmp_path, scenario, now)
 
 
+@pytest.mark.soak
 async def test_kills_at_random_moments_then_rerun_is_exactly_once(tmp_path, slow_emulator) -> None:  # type: ignore[no-untyped-def]
-    """Five SIGKILLs at random moments of one pull, then a clean re-run: every point once."""
+    """SIGKILLs at random moments of one pull (5; IG_SOAK_KILLS in scripts/soak), then a
+    clean re-run: every point once."""
     scenario, emulator, now = slow_emulator
     config = _config(tmp_path, scenario, emulator, pacific_date(now))
     rng = random.Random(5)
-    for _ in range(5):
+    for _ in range(int(os.environ.get("IG_SOAK_KILLS", "5"))):
         await _killed_after(config, rng.uniform(0.6, 1.6))
     assert await _collector(config) == 0
     _assert_exactly_once(tmp_path, scenario, now)

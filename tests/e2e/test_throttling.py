@@ -7,6 +7,8 @@ import datetime as dt
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from collector.clock import FixedWallClock
 from collector.config.load import load_config
 from collector.emulator.calllog import CallRecord
@@ -40,6 +42,7 @@ async def _pull(
     calls_per_hour: float,
     budgets: Tune,
     concurrency: int = 8,
+    since: dt.date = FIRST,
 ) -> tuple[RunSummary, list[CallRecord]]:
     # The emulator's clock runs, so its rate windows slide; the range ends days ago,
     # so no served value depends on the seconds that pass.
@@ -48,7 +51,7 @@ async def _pull(
             out / "c.toml",
             scenario,
             emu.base_url,
-            since=FIRST.isoformat(),
+            since=since.isoformat(),
             until=LAST.isoformat(),
             out=out,
             metrics=METRICS,
@@ -150,3 +153,26 @@ async def test_a_paused_account_holds_its_business_and_no_one_else(tmp_path: Pat
     truth = expected_points(scenario, first=FIRST, last=LAST, today=TODAY, now=NOW, pairs=PAIRS)
     assert sqlite_points(tmp_path / "insights.sqlite") == truth
     assert summary.failed == 0
+
+
+async def test_a_real_pull_runs_at_the_configured_rate(tmp_path: Path) -> None:
+    """36,000 calls an hour per app over loopback: after the first burst, 10 calls a second."""
+    scenario = small_scenario()
+    summary, calls = await _pull(
+        scenario,
+        tmp_path,
+        calls_per_hour=36_000,
+        budgets=_scaled(),
+        since=TODAY - dt.timedelta(days=700),
+    )
+    assert summary.failed == 0
+    by_app: dict[str, list[float]] = defaultdict(list)
+    for call in calls:
+        if call.counted and call.app:
+            by_app[call.app].append(call.real)
+    for app, times in by_app.items():
+        times.sort()
+        steady = times[11:]  # the bucket lets 11 go at once after idle time (1 s of calls + 1)
+        assert len(steady) >= 30, app
+        rate_per_hour = (len(steady) - 1) / (steady[-1] - steady[0]) * 3600
+        assert rate_per_hour == pytest.approx(36_000, rel=0.02), app
