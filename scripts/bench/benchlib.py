@@ -20,13 +20,18 @@ import os
 import platform
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
+from collector.emulator.scenario import Scenario
+from collector.emulator.truth import truth_points
 from collector.graph import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +188,73 @@ def write_collector_config(
         f'[log]\nformat = "json"\nlevel = "{log_level}"\n'
     )
     return config
+
+
+# -- ground truth -------------------------------------------------------------------
+
+Key = tuple[str, str, str, str, bytes]
+HISTORY_LIMITED = ("follower_count", "online_followers")  # SPEC 2: the last 30 days only
+
+
+def legacy_pairs() -> list[tuple[str, str]]:
+    """The (metric, period) series the legacy catalogue serves (SPEC 2)."""
+    pairs = [(m, p) for m in ("impressions", "reach") for p in ("day", "week", "days_28")]
+    pairs += [
+        (m, "day")
+        for m in (
+            "profile_views",
+            "follower_count",
+            "email_contacts",
+            "phone_call_clicks",
+            "text_message_clicks",
+            "get_directions_clicks",
+            "website_clicks",
+        )
+    ]
+    pairs += [("online_followers", "lifetime")]
+    pairs += [(f"audience_{k}", "lifetime") for k in ("city", "country", "locale", "gender_age")]
+    return pairs
+
+
+def legacy_truth(
+    scenario: Scenario,
+    accounts: Iterable[str],
+    first: dt.date,
+    last: dt.date,
+    today: dt.date,
+    now: float,
+) -> dict[Key, float]:
+    """What a pull of the legacy catalogue over ``first..last`` must store, per the emulator."""
+    out: dict[Key, float] = {}
+    for account in accounts:
+        for metric, period in legacy_pairs():
+            lo, hi = first, last
+            if metric in HISTORY_LIMITED:
+                lo, hi = max(first, today - dt.timedelta(days=29)), min(last, today)
+            for end, dims, value in truth_points(
+                scenario,
+                account_id=account,
+                metric=metric,
+                period=period,
+                first_end_date=lo,
+                last_end_date=hi,
+                now=now,
+            ):
+                out[
+                    (account, metric, period, end, orjson.dumps(dims, option=orjson.OPT_SORT_KEYS))
+                ] = value
+    return out
+
+
+def stored_points(sqlite: Path) -> dict[Key, float]:
+    """The points of a collector's SQLite file, keyed as :func:`legacy_truth` keys them."""
+    with sqlite3.connect(sqlite) as db:
+        return {
+            (a, m, p, e, orjson.dumps(orjson.loads(d), option=orjson.OPT_SORT_KEYS)): v
+            for a, m, p, e, d, v in db.execute(
+                "SELECT account_id, metric, period, end_time, dimensions, value FROM insights"
+            )
+        }
 
 
 # -- measuring a child ----------------------------------------------------------------

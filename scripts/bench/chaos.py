@@ -15,11 +15,11 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
+import benchlib
 import orjson
 
 from collector.clock import FixedWallClock
@@ -28,59 +28,12 @@ from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import FAULT_KINDS, FaultSettings, LatencySettings, Scenario
 from collector.emulator.scenario import default_scenario as built_in
 from collector.emulator.testing import running_emulator
-from collector.emulator.truth import truth_points
 from collector.engine.run import run_once
 from collector.graph.pacific import pacific_date
 from collector.pacing.retry import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2025, 11, 20, 20, 0, tzinfo=dt.UTC)
-
-
-def truth(scenario: Scenario, first: dt.date, last: dt.date) -> dict[tuple[object, ...], float]:
-    today = pacific_date(NOW)
-    out: dict[tuple[object, ...], float] = {}
-    pairs = [(m, p) for m in ("impressions", "reach") for p in ("day", "week", "days_28")]
-    pairs += [
-        (m, "day")
-        for m in (
-            "profile_views",
-            "follower_count",
-            "email_contacts",
-            "phone_call_clicks",
-            "text_message_clicks",
-            "get_directions_clicks",
-            "website_clicks",
-        )
-    ]
-    pairs += [("online_followers", "lifetime")]
-    pairs += [(f"audience_{k}", "lifetime") for k in ("city", "country", "locale", "gender_age")]
-    for account in scenario.accounts:
-        if account.app != "agency-a":  # the demo's v17.0 app
-            continue
-        for metric, period in pairs:
-            lo, hi = first, last
-            if metric in ("follower_count", "online_followers"):
-                lo, hi = max(first, today - dt.timedelta(days=29)), min(last, today)
-            for end, dims, value in truth_points(
-                scenario,
-                account_id=account.id,
-                metric=metric,
-                period=period,
-                first_end_date=lo,
-                last_end_date=hi,
-                now=NOW.timestamp(),
-            ):
-                out[
-                    (
-                        account.id,
-                        metric,
-                        period,
-                        end,
-                        orjson.dumps(dims, option=orjson.OPT_SORT_KEYS),
-                    )
-                ] = value
-    return out
 
 
 async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
@@ -108,13 +61,7 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         )
         wall = time.perf_counter() - started
         calls = emulator.calls.records()
-    with sqlite3.connect(out / "chaos.sqlite") as db:
-        rows = {
-            (a, m, p, e, orjson.dumps(orjson.loads(d), option=orjson.OPT_SORT_KEYS)): v
-            for a, m, p, e, d, v in db.execute(
-                "SELECT account_id, metric, period, end_time, dimensions, value FROM insights"
-            )
-        }
+    rows = benchlib.stored_points(out / "chaos.sqlite")
     lines = [orjson.loads(x) for x in (out / "chaos.ndjson").read_bytes().splitlines()]
     keys = [
         (
@@ -126,7 +73,14 @@ async def pull(scenario: Scenario, out: Path) -> dict[str, object]:
         )
         for r in lines
     ]
-    expected = truth(scenario, config_first(config), config_last(config))
+    expected = benchlib.legacy_truth(
+        scenario,
+        [a.id for a in config.accounts],
+        config_first(config),
+        config_last(config),
+        pacific_date(NOW),
+        NOW.timestamp(),
+    )
     return {
         "calls": len(calls),
         "faulted": sum(1 for c in calls if c.fault),
