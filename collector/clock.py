@@ -144,3 +144,13 @@ async def wait_event(clock: Clock, event: asyncio.Event, timeout_s: float | None
     if event.is_set():
         return True
     return not isinstance(await within(clock, event.wait(), timeout_s), TimedOut)
+
+
+async def wait_until(clock: Clock, at: float, event: asyncio.Event, tick_s: float) -> None:
+    """Wait until ``clock``'s wall time (unix seconds) reaches ``at`` or ``event`` is set.
+
+    Looks at the clock again at least every ``tick_s`` seconds, so a clock moved by
+    hand (tests) or a wall clock that jumps is followed.
+    """
+    while not event.is_set() and (remaining := at - clock.now().timestamp()) > 0:
+        await wait_event(clock, event, min(tick_s, remaining))

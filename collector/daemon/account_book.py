@@ -15,7 +15,7 @@ dead, and a reload that gives it another token un-pauses it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collector.config.load import AccountConfig
@@ -97,3 +97,11 @@ class AccountBook:
     def lags(self, accounts: Iterable[str], now: float, since: float) -> list[float]:
         """Seconds since each account's last successful refresh (``since`` when never)."""
         return lags(accounts, self.fresh, now, since)
+
+
+def dead_tokens(failed_accounts: Mapping[str, str], accounts: Iterable[AccountConfig]) -> list[str]:
+    """The tokens of the accounts a run failed with ``token_invalid`` (code 190)."""
+    tokens = {a.id: a.token for a in accounts}
+    return [
+        tokens[a] for a, why in failed_accounts.items() if why == "token_invalid" and a in tokens
+    ]

@@ -34,14 +34,18 @@ import contextlib
 import dataclasses
 import datetime as dt
 import signal
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
-from collector.clock import Clock, SystemClock, wait_event
-from collector.config.load import AccountConfig, Config, ConfigError, OutputSettings
-from collector.daemon.account_book import AccountBook
+from collector.clock import Clock, SystemClock, wait_until
+from collector.config.load import AccountConfig, Config, OutputSettings
+from collector.daemon.account_book import AccountBook, dead_tokens
+from collector.daemon.outputs import output_for_run, read_state
+from collector.daemon.reload import diff_configs, load_reloaded
+from collector.daemon.runtime_slot import RuntimeSlot
 from collector.daemon.stats import DaemonCounters, stats_fields
 from collector.daemon.tokens import check_tokens
 from collector.engine.run import LiveRun, RunWork, plan_specs, run_once
@@ -52,21 +56,11 @@ from collector.graph.transport import Transport
 from collector.pacing.retry import RetryPolicy
 from collector.planning.refresh import HistoryWork, RefreshWork
 from collector.planning.schedule import history_blocks, plan_cycle
-from collector.storage.files import file_size
-from collector.storage.rotation import rotation_target
-from collector.storage.sqlite import Store
 
 log = structlog.get_logger("collector.daemon.service")
 
 TOKEN_CHECK_INTERVAL_S = 86_400.0  # issue 5: every token at start and daily
 _MAX_BACKOFF_S = 300.0
-
-
-def _per_app(accounts: Iterable[AccountConfig]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for account in accounts:
-        counts[account.app] = counts.get(account.app, 0) + 1
-    return counts
 
 
 class Daemon:
@@ -101,7 +95,7 @@ class Daemon:
         self._given_transport = transport
         self._policy = policy
         self._tune = tune_budgets
-        self._runtime: Runtime | None = None
+        self._runtime = RuntimeSlot(self._make_runtime)
         self._tick = tick_s
         self._on_run = on_run
         self._book = AccountBook()
@@ -120,8 +114,6 @@ class Daemon:
         self._wakeup = asyncio.Event()
         self._run_stop: asyncio.Event | None = None
         self._main: asyncio.Task[object] | None = None
-
-    # -- control ------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Stop taking work and return after committing (a second call cancels at once)."""
@@ -159,8 +151,6 @@ class Daemon:
         """Accounts whose token is dead: no work for them until a reload changes it."""
         return self._book.paused(self._config.accounts)
 
-    # -- the loop -----------------------------------------------------------------
-
     async def run(self) -> int:
         """Run until stopped; 0 after a graceful stop."""
         self._main = asyncio.current_task()
@@ -173,7 +163,7 @@ class Daemon:
             lookback_days=settings.lookback_days,
             backfill=str(settings.backfill),
         )
-        await self._open_runtime()
+        await self._runtime.open(self._config)
         stats_task = asyncio.create_task(self._stats_loop(), name="daemon-stats")
         try:
             await self._load_state()
@@ -184,7 +174,7 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await stats_task
             log.info("stats", **self.stats())
-            await self._close_runtime()
+            await self._runtime.close()
             log.info("daemon_stopped", runs=self._counters.runs)
         return 0
 
@@ -258,7 +248,9 @@ class Daemon:
         if not blocks or not accounts:
             self._history_pending = False
             return
-        work = HistoryWork(plan_specs(self._config, today), today, blocks, _per_app(accounts))
+        work = HistoryWork(
+            plan_specs(self._config, today), today, blocks, Counter(a.app for a in accounts)
+        )
         stop = self._run_stop = asyncio.Event()
         if self._stopping or self._reload_requested:
             stop.set()
@@ -288,18 +280,19 @@ class Daemon:
             summary = await run_once(
                 config,
                 clock=self._clock,
-                runtime=self._live_runtime(),
+                runtime=self._runtime.live,
                 work=work,
                 stop=stop,
                 grace_s=self._config.daemon.grace_s,
                 watch=self._watch,
             )
-            usage = self._usage_pct()
+            usage = self._runtime.usage_pct()
         finally:
             self._live = None
         self._ndjson = output.ndjson
         self._counters.add(summary, usage)
-        self._pause_dead(summary, accounts)
+        if self._book.mark_dead(dead_tokens(summary.failed_accounts, accounts)):
+            self._report_paused()
         if self._on_run is not None:
             self._on_run(work.kind, summary)
         return summary
@@ -308,81 +301,35 @@ class Daemon:
         self._live = live
 
     def _output(self) -> OutputSettings:
-        """``[output]`` with the NDJSON file this run writes (rotation between runs)."""
-        output = self._config.output
-        if output.ndjson is None:
-            return output
-        base = output.ndjson.absolute()
-        current = self._ndjson
-        size = (file_size(current) or 0) if current is not None else 0
         today_utc = self._clock.now().astimezone(dt.UTC).date()
-        target = rotation_target(base, self._config.daemon.rotate, current, size, today_utc)
-        if target != current:
-            log.info("ndjson_rotated", path=str(target), previous=str(current) if current else None)
-        return dataclasses.replace(output, ndjson=target)
-
-    # -- state, tokens, reloads -----------------------------------------------------
+        return output_for_run(self._config, self._ndjson, today_utc)
 
     async def _load_state(self) -> None:
         """Pick the schedule up where the SQLite file left it (a restart refreshes nothing early)."""
-        path = Path(self._config.output.sqlite)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = await Store.open(path, clock=self._clock)
-        try:
-            rows = await store.freshness()
-            checkpoint = await store.checkpoint()
-        finally:
-            await store.close()
+        rows, last = await read_state(self._config, self._clock)
         self._book.load(rows)
-        if checkpoint is not None and checkpoint.path is not None:
-            self._ndjson = Path(checkpoint.path)
+        self._ndjson = last or self._ndjson
 
     async def _check_tokens(self) -> None:
         self._token_check_at = self._now() + TOKEN_CHECK_INTERVAL_S
         verdicts = await check_tokens(
             self._config.accounts,
             self._config.apps,
-            self._live_runtime().caller.paced,
+            self._runtime.live.caller.paced,
             now=self._now(),
             warn_days=self._config.daemon.token_warn_days,
         )
         self._book.apply_verdicts(verdicts)
         self._report_paused()
 
-    async def _open_runtime(self) -> None:
-        runtime = Runtime.for_config(
-            self._config,
+    def _make_runtime(self, config: Config) -> Runtime:
+        return Runtime.for_config(
+            config,
             self._clock,
             transport=self._given_transport,
             policy=self._policy,
             tune=self._tune,
         )
-        await runtime.start()
-        self._runtime = runtime
-
-    async def _close_runtime(self) -> None:
-        runtime, self._runtime = self._runtime, None
-        if runtime is not None:
-            await runtime.close()
-
-    def _live_runtime(self) -> Runtime:
-        if self._runtime is None:
-            raise RuntimeError("the daemon's runtime is used outside Daemon.run")
-        return self._runtime
-
-    def _usage_pct(self) -> dict[str, float]:
-        """Per app, the latest ``X-App-Usage`` peak its budget has read."""
-        if self._runtime is None:
-            return {}
-        budgets = self._runtime.pacing.budgets
-        return {name: b.usage_pct for name, b in budgets.items() if b.usage_pct is not None}
-
-    def _pause_dead(self, summary: RunSummary, accounts: list[AccountConfig]) -> None:
-        """Tokens that answered code 190 in the run are dead until a reload replaces them."""
-        tokens = {a.id: a.token for a in accounts}
-        dead = [a for a, why in summary.failed_accounts.items() if why == "token_invalid"]
-        if self._book.mark_dead(tokens[a] for a in dead if a in tokens):
-            self._report_paused()
 
     def _report_paused(self) -> None:
         paused = self.paused_accounts
@@ -391,54 +338,34 @@ class Daemon:
 
     async def _reload(self) -> None:
         self._reload_requested = False
-        if self._reload_config is None:
-            log.warning("config_reload_failed", detail="this daemon cannot reload its config")
+        new = load_reloaded(self._reload_config)
+        if new is None:
             return
-        try:
-            new = self._reload_config()
-        except ConfigError as error:
-            log.error("config_reload_failed", detail=str(error), kept="the previous config")
-            return
-        except Exception as error:
-            detail = f"{type(error).__name__}: {error}"
-            log.error("config_reload_failed", detail=detail, kept="the previous config")
-            return
-        old = {a.id: a.token for a in self._config.accounts}
-        ids = {a.id for a in new.accounts}
-        added = [a.id for a in new.accounts if a.id not in old]
-        removed = [a for a in old if a not in ids]
-        changed = [a.id for a in new.accounts if a.id in old and old[a.id] != a.token]
-        if new.graph != self._config.graph and self._given_transport is None:
-            await self._close_runtime()  # another API host or version: a new wire
-            self._config = new
-            await self._open_runtime()
+        change = diff_configs(self._config, new)
+        if change.graph_changed and self._given_transport is None:
+            await self._runtime.open(new)  # another API host or version: a new wire
         else:
-            self._live_runtime().reconfigure(new, self._tune)
-        moved = new.output.sqlite != self._config.output.sqlite
+            self._runtime.live.reconfigure(new, self._tune)
         self._config = new
         self._book.keep_only(new.accounts)
-        if moved:  # another SQLite file: its ledger says how fresh each account is
+        if change.sqlite_moved:  # another SQLite file: its ledger says how fresh each account is
             self._ndjson = None
             await self._load_state()
         self._history_pending, self._history_not_before = True, 0.0
         log.info(
             "config_reloaded",
             accounts=len(new.accounts),
-            added=len(added),
-            removed=len(removed),
-            tokens_changed=len(changed),
+            added=len(change.added),
+            removed=len(change.removed),
+            tokens_changed=len(change.tokens_changed),
         )
         await self._check_tokens()
-
-    # -- time -----------------------------------------------------------------------
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
     async def _sleep_until(self, at: float, event: asyncio.Event) -> None:
-        """Sleep until wall time ``at`` or until ``event`` is set, looking every tick."""
-        while not event.is_set() and (remaining := at - self._now()) > 0:
-            await wait_event(self._clock, event, min(self._tick, remaining))
+        await wait_until(self._clock, at, event, self._tick)
 
     async def _preempt(self, stop: asyncio.Event, at: float | None) -> None:
         if at is None:

@@ -11,8 +11,8 @@ of them. :func:`exact_bucket` picks ``interval`` and a tolerance of ``j`` calls 
 that bound is ``calls_per_hour`` exactly: ``interval = 3600 / (N - j)``. The
 tolerance lets a waiter that woke a little late (event-loop lag) catch up instead
 of losing its slot for good; it is at most one second of calls and at most 0.5 %
-of the hour, so the steady rate is within 0.5 % of ``N`` and never above it, and
-a burst after idle time is at most ``j + 1`` calls.
+of one usage window's calls, so the steady rate is within 0.5 % of ``N`` and never
+above it, and a burst after idle time is at most ``j + 1`` calls.
 
 **The controller.** Meta's ``X-App-Usage`` is the share of the app's allowance that
 the calls of a rolling window (an hour) used. A reading of ``pct`` taken when this
@@ -50,15 +50,15 @@ def exact_bucket(calls_per_hour: int | float, window_s: float = HOUR_S) -> tuple
     calls, and a greedy sender gets at least 99.5 % of N (exactly N below 3600).
     A fractional rate is rounded down to whole calls, but never below one an hour.
     ``window_s`` is the length of Meta's usage window here (an hour; shorter
-    against an emulator with scaled windows): the catch-up shrinks with it, so a
-    burst after idle time stays a 3600th of the window.
+    against an emulator with scaled windows): the catch-up is also at most 0.5 %
+    of the calls one window holds, so a burst stays small beside the window.
     """
     whole = max(1, math.floor(calls_per_hour))
-    lag_s = _MAX_LAG_S * min(1.0, window_s / HOUR_S)
-    catch_up = min(whole // _MAX_LOSS, math.floor(whole * lag_s / HOUR_S))
+    per_window = whole * min(1.0, window_s / HOUR_S)
+    catch_up = min(math.floor(per_window / _MAX_LOSS), math.floor(whole * _MAX_LAG_S / HOUR_S))
     # A hair over the exact interval: summed a million times in floating point,
-    # 3600 / (N - j) can fall short of the hour and let call N + 1 in.
-    # The tolerance a hair over j intervals, so the j-th call of a burst is not
+    # 3600 / (N - j) can fall short of the hour and let call N + 1 in. The
+    # tolerance a hair over j intervals, so the j-th call of a burst is not
     # lost to the same rounding; both margins together stay far below one call.
     interval = HOUR_S / (whole - catch_up) * (1.0 + _FLOAT_MARGIN)
     return interval, catch_up * interval * (1.0 + _FLOAT_MARGIN / 1000)
