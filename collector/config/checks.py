@@ -1,13 +1,11 @@
-"""Validation helpers for the config loader: the error type, a strict TOML table
-reader, date specs, ids and secrets (the metric checks are in
-:mod:`collector.config.selection`).
+"""What every config check shares: the located :class:`Problem`, the :class:`ConfigError`
+carrying all of a file's problems, and the day specs of ``[collect]`` and ``[daemon]``.
 
-Every check raises :class:`ConfigError`, which names the file, the place
-(``[graph].api_version``, ``apps[2].calls_per_hour``, ``registry row 12``; array
-positions count from 1, as a person reading the file counts them), the problem
-and the fix. Messages show types, key names and metric names, never values of
-keys that may hold secrets: a wrong-type message says "got a string", not what
-the string was.
+A problem names the file, the place (``[graph].api_version``, ``apps[2].calls_per_hour``,
+``registry row 12``; array positions count from 1, as a person reading the file counts
+them), the problem and the fix. Messages show types, key names and metric names, never
+values of keys that may hold secrets: a wrong-type message says "got a string", not
+what the string was.
 """
 
 from __future__ import annotations
@@ -16,11 +14,10 @@ import calendar
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.config.secrets import SecretError, SecretResolver
 from collector.errors import UsageError
 
 
@@ -118,135 +115,6 @@ def toml_type(value: object) -> str:
     return next((name for kind, name in _TOML_TYPES if isinstance(value, kind)), "a value")
 
 
-class Table:
-    """One TOML table being read strictly: unknown keys fail at once, types are checked.
-
-    ``path`` is how errors name the table (``[graph]``, ``apps[2]``); an empty
-    path is the top level.
-    """
-
-    def __init__(
-        self, data: Mapping[str, object], path: str, file: Path, allowed: Sequence[str]
-    ) -> None:
-        self.data = data
-        self.path = path
-        self.file = file
-        unknown = [self._unknown(key, allowed) for key in data if key not in allowed]
-        if unknown:  # every unknown key of the table, not just the first
-            raise ConfigError.of(unknown)
-
-    def _unknown(self, key: str, allowed: Sequence[str]) -> Problem:
-        where = self.path or "top level"
-        guess = closest(key, allowed)
-        fix = f'did you mean "{guess}"?' if guess else "remove it"
-        return Problem(
-            self.file, where, f'unknown key "{key}" (allowed: {", ".join(allowed)})', fix
-        )
-
-    def where(self, key: str) -> str:
-        """The error location of ``key`` in this table."""
-        return f"{self.path}.{key}" if self.path else key
-
-    def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
-        """A :class:`ConfigError` located at ``key``."""
-        return ConfigError(self.file, self.where(key), problem, fix)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def _typed(self, key: str, kinds: tuple[type, ...], expected: str) -> object:
-        value = self.data[key]
-        # TOML booleans are Python ints: refuse them where a number is expected
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(
-                key, f"expected {expected}, got {toml_type(value)}", f"write {key} as {expected}"
-            )
-        return value
-
-    def string(
-        self, key: str, default: str | None = None, *, hint: str = "", empty: bool = False
-    ) -> str:
-        """A required (``default is None``) or optional string, non-empty unless ``empty``."""
-        if key not in self.data:
-            if default is None:
-                raise self.error(key, "is required", hint or f'add {key} = "..."')
-            return default
-        value = self._typed(key, (str,), "a string")
-        assert isinstance(value, str)
-        if not value.strip() and not empty:
-            raise self.error(key, "is empty", hint or "give it a value or remove the key")
-        return value
-
-    def integer(self, key: str, default: int, *, minimum: int) -> int:
-        """An optional integer no smaller than ``minimum``."""
-        if key not in self.data:
-            return default
-        value = self._typed(key, (int,), "an integer")
-        assert isinstance(value, int)
-        if value < minimum:
-            raise self.error(
-                key, f"must be at least {minimum}, got {value}", f"use {minimum} or more"
-            )
-        return value
-
-    def positive_number(self, key: str, default: float | None) -> float:
-        """A required (``default is None``) or optional number > 0."""
-        if key not in self.data:
-            if default is None:
-                raise self.error(key, "is required", f"add {key} = <a number > 0>")
-            return default
-        value = self._typed(key, (int, float), "a number")
-        assert isinstance(value, int | float)
-        if not value > 0:  # also rejects nan
-            raise self.error(
-                key, f"must be greater than 0, got {value}", f"write {key} = <a number > 0>"
-            )
-        return float(value)
-
-    def choice(self, key: str, allowed: Sequence[str], default: str) -> str:
-        """An optional string among ``allowed`` (compared case-insensitively)."""
-        value = self.string(key, default).lower()
-        if value not in allowed:
-            guess = closest(value, allowed)
-            raise self.error(
-                key,
-                f'"{value}" is not one of {", ".join(allowed)}',
-                f'use "{guess}"' if guess else f"use one of {', '.join(allowed)}",
-            )
-        return value
-
-    def string_list(self, key: str) -> list[str] | None:
-        """An optional array of non-empty strings, or ``None`` when absent."""
-        if key not in self.data:
-            return None
-        value = self._typed(key, (list,), "an array of strings")
-        assert isinstance(value, list)
-        for index, item in enumerate(value, start=1):
-            if not isinstance(item, str) or not item.strip():
-                got = toml_type(item) if not isinstance(item, str) else "an empty string"
-                raise ConfigError(
-                    self.file, f"{self.where(key)}[{index}]", f"expected a string, got {got}"
-                )
-        return [item.strip() for item in value]
-
-    def table(self, key: str, allowed: Sequence[str]) -> Table:
-        """An optional sub-table (``[key]``); absent reads as empty."""
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(key, f"expected a table [{key}], got {toml_type(value)}")
-        return Table(value, f"[{key}]", self.file, allowed)
-
-    def tables(self, key: str, allowed: Sequence[str]) -> list[Table]:
-        """An optional array of tables (``[[key]]``); absent reads as empty."""
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.error(key, f"expected an array of tables [[{key}]], got {toml_type(value)}")
-        return [
-            Table(item, f"{key}[{index}]", self.file, allowed)
-            for index, item in enumerate(value, start=1)
-        ]
-
-
 _RELATIVE_RE = re.compile(r"^(\d+)d$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -315,22 +183,3 @@ def check_order(since: DateSpec, until: DateSpec) -> bool:
     if since.days_ago is not None and until.days_ago is not None:
         return since.days_ago >= until.days_ago
     return True
-
-
-def numeric_id(table: Table, key: str) -> str:
-    """A required Graph id (digits only), written as a TOML string."""
-    if isinstance(table.data.get(key), int) and not isinstance(table.data.get(key), bool):
-        # a bare 17-digit integer works in TOML, but ids are strings everywhere else
-        raise table.error(key, "expected a string, got an integer", f'quote it: {key} = "..."')
-    value = table.string(key).strip()
-    if not (value.isdecimal() and value.isascii()):
-        raise table.error(key, "is not numeric", "Graph ids are digits only")
-    return value
-
-
-def secret_value(table: Table, key: str, resolver: SecretResolver, base_dir: Path) -> str:
-    """The secret that ``table[key]`` refers to; errors name the key, never the value."""
-    try:
-        return resolver.resolve(table.string(key), base_dir=base_dir)
-    except SecretError as exc:
-        raise table.error(key, exc.problem, exc.fix) from None

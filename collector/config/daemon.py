@@ -1,8 +1,8 @@
 """The ``[daemon]`` table: how ``ig-collector daemon`` schedules its bounded runs.
 
-Parsed once by :func:`collector.config.load.load_config` (through :func:`daemon_settings`)
-into a frozen :class:`DaemonSettings`; every mistake is a located
-:class:`~collector.config.checks.ConfigError`. Keys (all optional)::
+Declared as :class:`DaemonTable` (part of :mod:`collector.config.schema`) and read by
+:func:`collector.config.load.load_config` into a frozen :class:`DaemonSettings`; every
+mistake is reported, located at its key. Keys (all optional)::
 
     [daemon]
     refresh_interval = "1h"   # each account's recent days are fetched again this often
@@ -22,20 +22,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from collector.config.checks import DateSpec, Table, parse_date_spec
+from pydantic import AfterValidator, Field
+
+from collector.config.checks import DateSpec, parse_date_spec
+from collector.config.fields import Positive, Strict, bad, parsed
 from collector.storage.rotation import Rotation
-
-DAEMON_KEYS: tuple[str, ...] = (
-    "refresh_interval",
-    "lookback",
-    "backfill",
-    "lifetime_interval",
-    "stats_interval",
-    "grace_s",
-    "token_warn_days",
-    "rotate",
-)
 
 # SPEC 3: data may lag up to 48 hours, so at least the two complete days before
 # today can still change; the 30-day metrics are refused for a since older than
@@ -100,52 +93,48 @@ def parse_rotation(value: object) -> Rotation:
     return Rotation("size", max_bytes)
 
 
-def daemon_settings(table: Table) -> DaemonSettings:
-    """Read ``[daemon]`` (an empty table gives the defaults); raises ``ConfigError``."""
-    default = DaemonSettings()
-
-    def duration(key: str, fallback: float) -> float:
-        if not table.has(key):
-            return fallback
-        try:
-            return parse_duration(table.data[key])
-        except ValueError as exc:
-            raise table.error(key, str(exc), 'write e.g. "30s", "15m", "1h" or "1d"') from None
-
-    lookback = table.integer("lookback", default.lookback_days, minimum=1)
-    if lookback < MIN_LOOKBACK:
-        raise table.error(
-            "lookback",
-            f"must be at least {MIN_LOOKBACK} days, got {lookback}",
+def _lookback(days: int) -> int:
+    if days < MIN_LOOKBACK:
+        raise bad(
+            f"must be at least {MIN_LOOKBACK} days, got {days}",
             "the API revises the last 48 hours: re-fetch at least the 2 days before today",
         )
-    if lookback > MAX_LOOKBACK:
-        raise table.error(
-            "lookback",
-            f"must be at most {MAX_LOOKBACK} days, got {lookback}",
+    if days > MAX_LOOKBACK:
+        raise bad(
+            f"must be at most {MAX_LOOKBACK} days, got {days}",
             "the API serves follower_count only for the last 30 days; older days are backfill",
         )
-    backfill = default.backfill
-    if table.has("backfill"):
-        try:
-            backfill = parse_date_spec(table.data["backfill"])
-        except ValueError as exc:
-            raise table.error(
-                "backfill", str(exc), 'write "Nd" (N days of history) or YYYY-MM-DD'
-            ) from None
-    rotate = default.rotate
-    if table.has("rotate"):
-        try:
-            rotate = parse_rotation(table.data["rotate"])
-        except ValueError as exc:
-            raise table.error("rotate", str(exc), 'use "day" or "size:100M"') from None
-    return DaemonSettings(
-        refresh_interval_s=duration("refresh_interval", default.refresh_interval_s),
-        lookback_days=lookback,
-        backfill=backfill,
-        lifetime_interval_s=duration("lifetime_interval", default.lifetime_interval_s),
-        stats_interval_s=duration("stats_interval", default.stats_interval_s),
-        grace_s=table.positive_number("grace_s", default.grace_s),
-        token_warn_days=table.integer("token_warn_days", default.token_warn_days, minimum=0),
-        rotate=rotate,
+    return days
+
+
+Duration = Annotated[float, parsed(parse_duration, 'write e.g. "30s", "15m", "1h" or "1d"')]
+_DEFAULT = DaemonSettings()
+
+
+class DaemonTable(Strict):
+    """``[daemon]`` as written; :meth:`settings` gives what the daemon reads."""
+
+    refresh_interval: Duration = _DEFAULT.refresh_interval_s
+    lookback: Annotated[int, AfterValidator(_lookback)] = _DEFAULT.lookback_days
+    backfill: Annotated[
+        DateSpec, parsed(parse_date_spec, 'write "Nd" (N days of history) or YYYY-MM-DD')
+    ] = _DEFAULT.backfill
+    lifetime_interval: Duration = _DEFAULT.lifetime_interval_s
+    stats_interval: Duration = _DEFAULT.stats_interval_s
+    grace_s: Positive = _DEFAULT.grace_s
+    token_warn_days: Annotated[int, Field(ge=0)] = _DEFAULT.token_warn_days
+    rotate: Annotated[Rotation, parsed(parse_rotation, 'use "day" or "size:100M"')] = (
+        _DEFAULT.rotate
     )
+
+    def settings(self) -> DaemonSettings:
+        return DaemonSettings(
+            refresh_interval_s=self.refresh_interval,
+            lookback_days=self.lookback,
+            backfill=self.backfill,
+            lifetime_interval_s=self.lifetime_interval,
+            stats_interval_s=self.stats_interval,
+            grace_s=self.grace_s,
+            token_warn_days=self.token_warn_days,
+            rotate=self.rotate,
+        )

@@ -22,49 +22,26 @@ import datetime as dt
 import ipaddress
 import os
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
-from collector.config.budget import BUDGET_KEYS, budget_defaults
-from collector.config.checks import (
-    ConfigError,
-    DateSpec,
-    Problem,
-    Table,
-    check_order,
-    parse_date_spec,
-)
-from collector.config.daemon import DAEMON_KEYS, daemon_settings
-from collector.config.registry import AccountConfig, load_accounts
+from collector.config.accounts import load_accounts
+from collector.config.checks import ConfigError, DateSpec, Problem, check_order, parse_date_spec
+from collector.config.registry import AccountConfig
+from collector.config.schema import BudgetTable, read_sections
 from collector.config.secrets import SecretResolver
-from collector.config.sections import (
-    COLLECT_KEYS,
-    GRAPH_KEYS,
-    LOG_KEYS,
-    OUTPUT_KEYS,
-    GraphError,
-    app_versions,
-    read_apps,
-    read_collect,
-    read_graph,
-    read_log,
-    read_output,
-)
-from collector.config.selection import MetricSelection
+from collector.config.sections import app_versions, check_apps, read_collect
 from collector.config.settings import (
     AppConfig,
     CollectSettings,
     Config,
     GraphSettings,
     LogSettings,
+    MetricSelection,
     OutputSettings,
 )
-from collector.pacing.settings import BudgetSettings
-
-T = TypeVar("T")
 
 __all__ = [
     "AccountConfig",
@@ -83,8 +60,6 @@ __all__ = [
     "resolve_range",
 ]
 
-_TOP = ("graph", "registry", "apps", "accounts", "collect", "output", "log", "daemon", "budget")
-
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Config:
     """Read, validate and resolve the config at ``path``; raises :class:`ConfigError`.
@@ -94,49 +69,28 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     file's folder (for registry tokens: the CSV's folder); output paths from the
     working directory.
     """
-    top = Table(read_toml(path), "", path, _TOP)
-    found: list[Problem] = []  # every mistake of the file, reported together
-
-    def attempt(build: Callable[[], T]) -> T | None:
-        try:
-            return build()
-        except ConfigError as exc:
-            found.extend(exc.problems)
-            return None
-
-    try:
-        graph: GraphSettings | None = read_graph(top.table("graph", GRAPH_KEYS))
-    except GraphError as exc:  # go on with what [graph] gave, to check the rest too
-        found.extend(exc.problems)
-        graph = exc.partial
-    except ConfigError as exc:
-        found.extend(exc.problems)
-        graph = None
-    output = attempt(lambda: read_output(top.table("output", OUTPUT_KEYS)))
-    log = attempt(lambda: read_log(top.table("log", LOG_KEYS)))
-    daemon = attempt(lambda: daemon_settings(top.table("daemon", DAEMON_KEYS)))
-    budget_table = attempt(lambda: top.table("budget", BUDGET_KEYS))
-    defaults = budget_defaults(budget_table, found) if budget_table is not None else {}
-    collect: CollectSettings | None = None
-    warnings: list[str] = []
-    apps: list[tuple[AppConfig, BudgetSettings]] | None = None
-    accounts: tuple[AccountConfig, ...] | None = None
-    # secrets last: a config with typos is reported even where its variables are unset
+    # the schema first (every table at once), then what spans tables, on what it could read
+    sections, found = read_sections(read_toml(path), path)
     resolver = SecretResolver(os.environ if environ is None else environ)
-    if graph is not None:
-        versions = attempt(lambda: app_versions(top, graph))
-        if versions is not None:
-            picked = attempt(lambda: read_collect(top.table("collect", COLLECT_KEYS), versions))
-            if picked is not None:
-                collect, warnings = picked
-        if budget_table is not None:
-            apps = attempt(lambda: read_apps(top, graph, resolver, budget_table, defaults))
-    if apps is not None:
-        names = [app.name for app, _ in apps]
-        accounts = attempt(lambda: load_accounts(top, names, resolver))
+    graph = sections.graph.settings() if sections.graph else None
+    budget = sections.budget or BudgetTable()  # a bad [budget] is reported; check with defaults
+    apps = (
+        check_apps(path, sections.apps, budget, resolver, found)
+        if sections.apps is not None
+        else []
+    )
+    picked = None
+    if sections.collect is not None:
+        versions = app_versions(sections, graph, found)
+        picked = read_collect(path, sections.collect, versions, found)
+    accounts: tuple[AccountConfig, ...] = ()
+    if sections.apps is not None and None not in sections.apps and sections.accounts is not None:
+        names = [app.name for app in sections.apps if app is not None]
+        accounts = load_accounts(path, sections.accounts, sections.registry, names, resolver, found)
     if found:
         raise ConfigError.of(found)
-    assert graph and output and log and daemon and collect and apps and accounts is not None
+    assert graph and picked and sections.output and sections.log and sections.daemon
+    collect, warnings = picked
     if resolver.literal_count:
         warnings.append(
             f"{resolver.literal_count} secret(s) are written literally in the config or registry; "
@@ -146,14 +100,14 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     return Config(
         path,
         graph,
-        tuple(app for app, _ in apps),
+        tuple(app.config(graph) for app in apps),
         accounts,
         collect,
-        output,
-        log,
+        sections.output.settings(),
+        sections.log.settings(),
         tuple(warnings),
-        daemon,
-        tuple((app.name, budget) for app, budget in apps),
+        sections.daemon.settings(),
+        tuple((app.table.name, app.budget) for app in apps),
     )
 
 

@@ -1,9 +1,8 @@
-"""The account registry: the config's ``[[accounts]]`` merged with a CSV file
-listing thousands of accounts, read as a stream.
+"""The account registry: a CSV file listing thousands of accounts, read strictly, as a stream.
 
-:func:`load_accounts` is what the config loader calls; it checks what needs the
-whole list (duplicate ids, in the TOML, the CSV or across both; unknown apps)
-and resolves every token. CSV format (UTF-8, an optional byte-order mark is tolerated)::
+:func:`collector.config.accounts.load_accounts` merges it with the config's
+``[[accounts]]`` and checks what needs the whole list (duplicate ids, in the TOML,
+the CSV or across both; unknown apps), resolving every token. CSV format (UTF-8, an optional byte-order mark is tolerated)::
 
     id,app,token,label
     17841400000000001,agency-a,env:TOKEN_1,Acme
@@ -28,11 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.config.checks import ConfigError, Problem, Table, closest, numeric_id, secret_value
-from collector.config.secrets import SecretError, SecretResolver
+from collector.config.checks import ConfigError, closest
 
 COLUMNS: tuple[str, ...] = ("id", "app", "token", "label")
-ACCOUNT_KEYS = COLUMNS  # an [[accounts]] table takes the same four keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,90 +204,3 @@ def _parse_row(
     if not token:
         raise ConfigError(path, where, "empty token", "write env:NAME, file:PATH or the token")
     return RegistryRow(row, line, account_id, app, token, label)
-
-
-def load_accounts(
-    top: Table, app_names: list[str], resolver: SecretResolver
-) -> tuple[AccountConfig, ...]:
-    """Every account of the config: ``[[accounts]]`` first, then the registry CSV rows.
-
-    ``top`` is the config's top-level table; ``[registry].path`` is taken from
-    the config file's folder. Raises :class:`ConfigError` for a duplicate id
-    (naming both places), an app not in ``app_names``, an unresolvable token,
-    a missing registry file, any bad row, and an empty result.
-    """
-    accounts: list[AccountConfig] = []
-    found: list[Problem] = []  # every bad [[accounts]] entry, and the registry's first mistake
-    origin: dict[str, str] = {}  # account id -> where it was first listed
-    for table in top.tables("accounts", ACCOUNT_KEYS):
-        try:
-            accounts.append(_account(table, app_names, resolver, origin))
-        except ConfigError as exc:
-            found.extend(exc.problems)
-    try:
-        registry = top.table("registry", ("path",))
-        if registry.has("path"):
-            accounts.extend(_registry_accounts(registry, app_names, resolver, origin))
-    except ConfigError as exc:
-        found.extend(exc.problems)
-    if found:
-        raise ConfigError.of(found)
-    if not accounts:
-        raise ConfigError(
-            top.file,
-            "[[accounts]]",
-            "no accounts at all",
-            "add [[accounts]] tables or a [registry] path to a CSV with rows",
-        )
-    return tuple(accounts)
-
-
-def _account(
-    table: Table, app_names: list[str], resolver: SecretResolver, origin: dict[str, str]
-) -> AccountConfig:
-    account_id = numeric_id(table, "id")
-    if account_id in origin:
-        raise table.error(
-            "id",
-            f"account {account_id} is listed twice (also {origin[account_id]})",
-            "remove one",
-        )
-    origin[account_id] = table.path
-    app = table.string("app").strip()
-    if app not in app_names:
-        raise table.error("app", *_unknown_app(app, app_names))
-    token = secret_value(table, "token", resolver, table.file.parent)
-    label = table.string("label", "", empty=True)
-    return AccountConfig(account_id, app, token, label)
-
-
-def _registry_accounts(
-    table: Table, app_names: list[str], resolver: SecretResolver, origin: dict[str, str]
-) -> Iterator[AccountConfig]:
-    path = Path(table.string("path")).expanduser()
-    if not path.is_absolute():
-        path = table.file.parent / path
-    if not path.is_file():
-        raise table.error("path", f"registry file {path} does not exist", "fix the path")
-    for row in read_registry(path):
-        if row.id in origin:
-            first = origin[row.id]
-            if not first.startswith("registry"):
-                first = f"{table.file}: {first}"
-            raise ConfigError(
-                path, row.where, f"account {row.id} is listed twice (also {first})", "remove one"
-            )
-        origin[row.id] = row.where
-        if row.app not in app_names:
-            raise ConfigError(path, row.where, *_unknown_app(row.app, app_names))
-        try:
-            token = resolver.resolve(row.token, base_dir=path.parent)
-        except SecretError as exc:
-            raise ConfigError(path, f"{row.where} token", exc.problem, exc.fix) from None
-        yield AccountConfig(row.id, row.app, token, row.label)
-
-
-def _unknown_app(app: str, app_names: list[str]) -> tuple[str, str]:
-    guess = closest(app, app_names)
-    problem = f'names app "{app}", which is not in [[apps]] ({", ".join(app_names)})'
-    return problem, f'use "{guess}"' if guess else "add that app to [[apps]]"

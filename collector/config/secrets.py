@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from collector.config.checks import Problem
+
 ENV_PREFIX = "env:"
 FILE_PREFIX = "file:"
 
@@ -133,6 +135,17 @@ class SecretResolver:
                 "a token or app secret is one word; check the value",
             )
         return value
+
+    def resolve_into(
+        self, text: str, base_dir: Path, file: Path, where: str, found: list[Problem]
+    ) -> str | None:
+        """:meth:`resolve`, but a failure is appended to ``found`` as a problem of
+        ``file`` at ``where`` (naming the key, never the value) and gives ``None``."""
+        try:
+            return self.resolve(text, base_dir=base_dir)
+        except SecretError as exc:
+            found.append(Problem(file, where, exc.problem, exc.fix))
+            return None
 
     def _from_env(self, name: str) -> str:
         if name not in self._environ:

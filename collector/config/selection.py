@@ -20,30 +20,25 @@ it into one :class:`MetricSelection` per version in use (SPEC section 2):
   total_value``, so v17 has none.
 - ``[collect].timeframes`` must be accepted by every v18+ version in use.
 
-Every check raises :class:`~collector.config.checks.ConfigError` located at the
-key and array position, with a fix.
+Every mistake is collected as a :class:`~collector.config.checks.Problem` located at
+the key and array position, with a fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from collector.config.checks import ConfigError, Table, closest
+from collector.config.checks import Problem, closest
+from collector.config.schema import CollectTable
+from collector.config.settings import MetricSelection
 from collector.graph import catalogue
 from collector.graph.catalogue import Breakdowns
 
+__all__ = ["KNOWN_PERIODS", "MetricSelection", "Selection", "retirement_fix", "select"]
+
 KNOWN_PERIODS: tuple[str, ...] = ("day", "week", "days_28", "lifetime")
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSelection:
-    """What the apps on one API version collect: metrics, periods, breakdowns."""
-
-    version: str
-    metrics: tuple[str, ...]
-    periods: tuple[str, ...]
-    breakdowns: Breakdowns = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +48,7 @@ class Selection:
     ``metrics`` and ``periods`` are the union over versions (config order);
     ``breakdowns`` the validated ``[collect.breakdowns]`` (entries normalised to
     ``a,b`` without spaces); ``by_version`` one selection per version, in the
-    order the apps first use them.
+    order the apps first use them; ``timeframes`` the demographic timeframes.
     """
 
     metrics: tuple[str, ...]
@@ -61,6 +56,7 @@ class Selection:
     breakdowns: Breakdowns
     by_version: tuple[MetricSelection, ...]
     warnings: tuple[str, ...]
+    timeframes: tuple[str, ...]
 
 
 def _arrival(metric: str) -> str | None:
@@ -87,23 +83,23 @@ def retirement_fix(gone: catalogue.Retirement, version: str) -> str:
     return f'use "{gone.heir}" with [collect.breakdowns] {gone.heir} = ["{gone.breakdown}"]{which}'
 
 
-def metric_error(table: Table, index: int, metric: str, versions: Sequence[str]) -> ConfigError:
+def _metric_problem(file: Path, index: int, metric: str, versions: Sequence[str]) -> Problem:
     """Why ``metric`` (at ``[collect].metrics[index]``) is served by none of ``versions``."""
-    where = f"{table.where('metrics')}[{index}]"
+    where = f"[collect].metrics[{index}]"
     newest = _newest(versions)
     served_by = newest if len(versions) == 1 else f"any app's version ({', '.join(versions)})"
     retired = catalogue.retirement(metric, newest)
     if retired is not None:
-        return ConfigError(
-            table.file,
+        return Problem(
+            file,
             where,
             f'"{metric}" is not served by {served_by} (retired in {retired.retired_in})',
             retirement_fix(retired, newest),
         )
     arrived = _arrival(metric)
     if arrived is not None:
-        return ConfigError(
-            table.file,
+        return Problem(
+            file,
             where,
             f'"{metric}" is not served by {served_by} (it arrived in {arrived})',
             f"set [graph].api_version to {arrived} or later (or an app's api_version), "
@@ -112,31 +108,30 @@ def metric_error(table: Table, index: int, metric: str, versions: Sequence[str])
     known = list(dict.fromkeys(m for v in versions for m in catalogue.catalogue(v)))
     guess = closest(metric, known)
     fix = f'did you mean "{guess}"?' if guess else f"use one of {', '.join(known)}"
-    return ConfigError(
-        table.file, where, f'unknown metric "{metric}" in {" and ".join(versions)}', fix
-    )
+    return Problem(file, where, f'unknown metric "{metric}" in {" and ".join(versions)}', fix)
 
 
-def _repeat(table: Table, key: str, index: int, name: str) -> ConfigError:
-    return ConfigError(
-        table.file, f"{table.where(key)}[{index}]", f'"{name}" is listed twice', "remove one"
-    )
+def _repeat(file: Path, where: str, name: str) -> Problem:
+    return Problem(file, where, f'"{name}" is listed twice', "remove one")
 
 
-def _check_periods(table: Table, periods: list[str] | None) -> None:
-    if periods is None:
-        return
+def _period_problems(file: Path, periods: list[str]) -> list[Problem]:
+    found: list[Problem] = []
     for index, period in enumerate(periods, start=1):
+        where = f"[collect].periods[{index}]"
         if period not in KNOWN_PERIODS:
             guess = closest(period, KNOWN_PERIODS)
-            raise ConfigError(
-                table.file,
-                f"{table.where('periods')}[{index}]",
-                f'unknown period "{period}" (known: {", ".join(KNOWN_PERIODS)})',
-                f'use "{guess}"' if guess else "remove it",
+            found.append(
+                Problem(
+                    file,
+                    where,
+                    f'unknown period "{period}" (known: {", ".join(KNOWN_PERIODS)})',
+                    f'use "{guess}"' if guess else "remove it",
+                )
             )
-        if period in periods[: index - 1]:
-            raise _repeat(table, "periods", index, period)
+        elif period in periods[: index - 1]:
+            found.append(_repeat(file, where, period))
+    return found
 
 
 def _usable(metric: str, version: str, periods: list[str] | None) -> bool:
@@ -144,7 +139,7 @@ def _usable(metric: str, version: str, periods: list[str] | None) -> bool:
     return spec is not None and (periods is None or bool(set(spec.periods) & set(periods)))
 
 
-def _no_period(table: Table, index: int, metric: str, versions: Sequence[str]) -> ConfigError:
+def _no_period(file: Path, index: int, metric: str, versions: Sequence[str]) -> Problem:
     own = list(
         dict.fromkeys(
             p
@@ -155,86 +150,88 @@ def _no_period(table: Table, index: int, metric: str, versions: Sequence[str]) -
     )
     lost = [gone for v in versions if (gone := catalogue.retired_periods(metric, v))]
     why = f"; {', '.join(lost[0][1])} retired in {lost[0][0]}" if lost else ""
-    return ConfigError(
-        table.file,
-        f"{table.where('metrics')}[{index}]",
+    return Problem(
+        file,
+        f"[collect].metrics[{index}]",
         f'"{metric}" has no period among [collect].periods (it serves: {", ".join(own)}{why})',
         f"add one of {', '.join(own)} to [collect].periods, or remove the metric",
     )
 
 
 def _choose(
-    table: Table, versions: Sequence[str], metrics: list[str] | None, periods: list[str] | None
-) -> dict[str, list[str]]:
-    """Per version, the metrics it collects (config order), after every metric check."""
+    file: Path, versions: Sequence[str], metrics: list[str] | None, periods: list[str] | None
+) -> tuple[dict[str, list[str]], list[Problem]]:
+    """Per version, the metrics it collects (config order), and every bad metric."""
     if metrics is None:
-        return {
+        chosen = {
             v: [m for m in catalogue.default_metrics(v) if _usable(m, v, periods)] for v in versions
         }
-    found: list[ConfigError] = []  # every bad metric, not just the first
+        return chosen, []
+    found: list[Problem] = []
     for index, metric in enumerate(metrics, start=1):
         if metric in metrics[: index - 1]:
-            found.append(_repeat(table, "metrics", index, metric))
+            found.append(_repeat(file, f"[collect].metrics[{index}]", metric))
         elif not any(metric in catalogue.catalogue(v) for v in versions):
-            found.append(metric_error(table, index, metric, versions))
+            found.append(_metric_problem(file, index, metric, versions))
         elif not any(_usable(metric, v, periods) for v in versions):
-            found.append(_no_period(table, index, metric, versions))
-    if found:
-        raise ConfigError.of([problem for error in found for problem in error.problems])
-    return {v: [m for m in metrics if _usable(m, v, periods)] for v in versions}
+            found.append(_no_period(file, index, metric, versions))
+    return {v: [m for m in metrics if _usable(m, v, periods)] for v in versions}, found
 
 
-def _split_entry(table: Table, where: str, entry: str) -> str:
+def _entry_problem(file: Path, where: str, entry: str) -> Problem | None:
     parts = [part.strip() for part in entry.split(",")]
     if any(not part for part in parts):
-        raise ConfigError(
-            table.file, where, f'"{entry}" has an empty breakdown name', 'write e.g. "age,gender"'
+        return Problem(
+            file, where, f'"{entry}" has an empty breakdown name', 'write e.g. "age,gender"'
         )
-    for part in parts:
-        if parts.count(part) > 1:
-            raise ConfigError(
-                table.file, where, f'"{entry}" names {part} twice', "name each breakdown once"
-            )
-    return ",".join(parts)
+    twice = next((part for part in parts if parts.count(part) > 1), None)
+    if twice is not None:
+        return Problem(file, where, f'"{entry}" names {twice} twice', "name each breakdown once")
+    return None
 
 
 def _check_breakdowns(
-    table: Table, chosen: Mapping[str, list[str]], warnings: list[str], apps: Mapping[str, str]
+    file: Path,
+    raw: Mapping[str, list[str]],
+    chosen: Mapping[str, list[str]],
+    apps: Mapping[str, str],
+    warnings: list[str],
+    found: list[Problem],
 ) -> tuple[Breakdowns, dict[str, Breakdowns]]:
     """``[collect.breakdowns]``: the validated entries, and the ones each version plans."""
-    raw = table.data.get("breakdowns", {})
-    if not isinstance(raw, dict):
-        raise table.error("breakdowns", "expected a table [collect.breakdowns]")
-    sub = Table(raw, "[collect.breakdowns]", table.file, tuple(raw))
     collected = list(dict.fromkeys(m for names in chosen.values() for m in names))
     wanted: list[tuple[str, tuple[str, ...]]] = []
     per_version: dict[str, list[tuple[str, tuple[str, ...]]]] = {v: [] for v in chosen}
-    for metric in raw:
+    for metric, given in raw.items():
+        at = f"[collect.breakdowns].{metric}"
         if metric not in collected:
             guess = closest(metric, collected)
-            raise sub.error(
-                metric,
-                f'"{metric}" is not a collected metric',
-                f'did you mean "{guess}"?' if guess else "add it to [collect].metrics or remove it",
+            fix = (
+                f'did you mean "{guess}"?' if guess else "add it to [collect].metrics or remove it"
             )
-        given = sub.string_list(metric) or []
+            found.append(Problem(file, at, f'"{metric}" is not a collected metric', fix))
+            continue
         if not given:
-            raise sub.error(metric, "is empty", "list at least one breakdown, or remove the line")
+            fix = "list at least one breakdown, or remove the line"
+            found.append(Problem(file, at, "is empty", fix))
+            continue
         versions = [v for v, names in chosen.items() if metric in names]
+        allowed = {v: catalogue.breakdown_choices(catalogue.catalogue(v)[metric]) for v in versions}
         entries: list[str] = []
         lacking: dict[str, list[str]] = {}  # version -> entries it skips
         for index, text in enumerate(given, start=1):
-            where = f"{sub.where(metric)}[{index}]"
-            entry = _split_entry(table, where, text)
-            if entry in entries:
-                raise ConfigError(table.file, where, f'"{entry}" is listed twice', "remove one")
-            entries.append(entry)
-            allowed = {
-                v: catalogue.breakdown_choices(catalogue.catalogue(v)[metric]) for v in versions
-            }
+            where = f"{at}[{index}]"
+            entry = ",".join(part.strip() for part in text.split(","))
+            problem = _entry_problem(file, where, text)
+            if problem is None and entry in entries:
+                problem = _repeat(file, where, entry)
             fits = [v for v in versions if all(p in allowed[v] for p in entry.split(","))]
-            if not fits:
-                raise _breakdown_error(table, where, metric, entry, allowed)
+            if problem is None and not fits:
+                problem = _breakdown_problem(file, where, metric, entry, allowed)
+            if problem is not None:
+                found.append(problem)
+                continue
+            entries.append(entry)
             for version in versions:
                 if version in fits:
                     per_version[version].append((metric, (entry,)))
@@ -256,14 +253,14 @@ def _merge(pairs: list[tuple[str, tuple[str, ...]]]) -> Breakdowns:
     return tuple((metric, tuple(entries)) for metric, entries in merged.items())
 
 
-def _breakdown_error(
-    table: Table, where: str, metric: str, entry: str, allowed: Mapping[str, tuple[str, ...]]
-) -> ConfigError:
+def _breakdown_problem(
+    file: Path, where: str, metric: str, entry: str, allowed: Mapping[str, tuple[str, ...]]
+) -> Problem:
     choices = list(dict.fromkeys(b for names in allowed.values() for b in names))
     versions = ", ".join(allowed)
     if not choices:
-        return ConfigError(
-            table.file,
+        return Problem(
+            file,
             where,
             f'"{metric}" takes no breakdown on {versions}',
             "breakdowns need metric_type=total_value (v18+) and a metric that has them; "
@@ -271,16 +268,16 @@ def _breakdown_error(
         )
     bad = next(p for p in entry.split(",") if p not in choices)
     guess = closest(bad, choices)
-    return ConfigError(
-        table.file,
+    return Problem(
+        file,
         where,
         f'"{metric}" has no breakdown "{bad}" on {versions} (allowed: {", ".join(choices)})',
         f'use "{guess}"' if guess else f"use one of {', '.join(choices)}",
     )
 
 
-def check_timeframes(
-    table: Table, versions: Sequence[str], timeframes: list[str] | None
+def _timeframes(
+    file: Path, versions: Sequence[str], timeframes: list[str] | None, found: list[Problem]
 ) -> tuple[str, ...]:
     """Demographic timeframes, accepted by every version (default ``("this_month",)``).
 
@@ -289,45 +286,65 @@ def check_timeframes(
     """
     if timeframes is None:
         return ("this_month",)
-    for version in versions:
-        allowed = catalogue.timeframes(version) or catalogue.ALL_TIMEFRAMES
-        for index, frame in enumerate(timeframes, start=1):
+    for index, frame in enumerate(timeframes, start=1):
+        for version in versions:
+            allowed = catalogue.timeframes(version) or catalogue.ALL_TIMEFRAMES
             if frame not in allowed:
                 guess = closest(frame, allowed)
                 retired = " (retired in v20.0)" if frame in catalogue.ALL_TIMEFRAMES else ""
-                raise ConfigError(
-                    table.file,
-                    f"{table.where('timeframes')}[{index}]",
-                    f'timeframe "{frame}" is not accepted by {version}{retired} '
-                    f"(allowed: {', '.join(allowed)})",
-                    f'use "{guess}"' if guess else f"use one of {', '.join(allowed)}",
+                found.append(
+                    Problem(
+                        file,
+                        f"[collect].timeframes[{index}]",
+                        f'timeframe "{frame}" is not accepted by {version}{retired} '
+                        f"(allowed: {', '.join(allowed)})",
+                        f'use "{guess}"' if guess else f"use one of {', '.join(allowed)}",
+                    )
                 )
+                break  # one problem per timeframe: the first version refusing it
     return tuple(dict.fromkeys(timeframes))
 
 
-def select(table: Table, apps_by_version: Mapping[str, Sequence[str]]) -> Selection:
-    """Check ``[collect]`` (metrics, periods, breakdowns) for each version in use.
+def select(
+    file: Path,
+    collect: CollectTable,
+    apps_by_version: Mapping[str, Sequence[str]],
+    found: list[Problem],
+) -> Selection | None:
+    """Check ``[collect]`` (metrics, periods, breakdowns, timeframes) for each version in use.
 
     ``apps_by_version`` maps each API version in use to its apps' names, in the
     order the versions first appear. Defaults: every metric a version serves
     that has a period among ``periods``; every period of the chosen metrics, in
-    :data:`KNOWN_PERIODS` order. Raises for empty lists, unknown periods,
-    metrics no version serves, repeats, a named metric none of whose periods is
-    chosen, and bad breakdowns.
+    :data:`KNOWN_PERIODS` order. Every mistake is appended to ``found`` (then
+    ``None`` is returned): empty lists, unknown periods, metrics no version
+    serves, repeats, a named metric none of whose periods is chosen, bad
+    breakdowns and timeframes.
     """
+    start = len(found)
     versions = list(apps_by_version)
     apps = {
         v: ("app " if len(names) == 1 else "apps ") + ", ".join(names)
         for v, names in apps_by_version.items()
     }
-    metrics, periods = table.string_list("metrics"), table.string_list("periods")
+    metrics, periods = collect.metrics, collect.periods
     for key, given in (("metrics", metrics), ("periods", periods)):
         if given is not None and not given:
-            raise table.error(key, "is empty", "list at least one, or remove the key for all")
-    _check_periods(table, periods)
-    chosen = _choose(table, versions, metrics, periods)
-    if not any(chosen.values()):
-        raise table.error("periods", "no metric of the version serves these periods")
+            fix = "list at least one, or remove the key for all"
+            found.append(Problem(file, f"[collect].{key}", "is empty", fix))
+    timeframes = _timeframes(file, versions, collect.timeframes, found)
+    before = len(found)  # the timeframes stand apart: the metrics are checked still
+    found.extend(_period_problems(file, periods or []))
+    if len(found) > before:
+        return None  # the metrics are checked against good periods only
+    chosen, bad_metrics = _choose(file, versions, metrics, periods)
+    found.extend(bad_metrics)
+    if not bad_metrics and not any(chosen.values()):
+        found.append(
+            Problem(file, "[collect].periods", "no metric of the version serves these periods")
+        )
+    if len(found) > before:
+        return None
     warnings: list[str] = []
     for version in versions:
         skipped = [m for m in metrics or () if m not in chosen[version]]
@@ -336,11 +353,13 @@ def select(table: Table, apps_by_version: Mapping[str, Sequence[str]]) -> Select
                 f"[collect].metrics: {apps[version]} on {version} skip {', '.join(skipped)} "
                 f"(not served by {version}; see check-config --suggest)"
             )
-    breakdowns, planned = _check_breakdowns(table, chosen, warnings, apps)
+    breakdowns, planned = _check_breakdowns(file, collect.breakdowns, chosen, apps, warnings, found)
+    if len(found) > start:
+        return None
+    order = KNOWN_PERIODS if periods is None else periods
     selections: list[MetricSelection] = []
     for version in versions:
         used = {p for m in chosen[version] for p in catalogue.catalogue(version)[m].periods}
-        order = KNOWN_PERIODS if periods is None else periods
         selections.append(
             MetricSelection(
                 version,
@@ -349,15 +368,13 @@ def select(table: Table, apps_by_version: Mapping[str, Sequence[str]]) -> Select
                 planned[version],
             )
         )
-    union_periods = tuple(
-        p
-        for p in (KNOWN_PERIODS if periods is None else periods)
-        if any(p in s.periods for s in selections)
-    )
+    union_periods = tuple(p for p in order if any(p in s.periods for s in selections))
     for period in periods or ():
         if period not in union_periods:
             warnings.append(f'[collect].periods: "{period}" is served by none of the metrics')
     union_metrics = tuple(dict.fromkeys(m for s in selections for m in s.metrics))
     if metrics is not None:
         union_metrics = tuple(m for m in metrics if m in union_metrics)
-    return Selection(union_metrics, union_periods, breakdowns, tuple(selections), tuple(warnings))
+    return Selection(
+        union_metrics, union_periods, breakdowns, tuple(selections), tuple(warnings), timeframes
+    )

@@ -9,13 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from collector.config.budget import budget_for
-from collector.config.checks import (
-    DateSpec,
-)
+from collector.config.checks import DateSpec
 from collector.config.daemon import DaemonSettings
 from collector.config.registry import AccountConfig
-from collector.config.selection import MetricSelection
 from collector.graph.catalogue import Breakdowns
 from collector.pacing.settings import BudgetSettings
 
@@ -23,6 +19,16 @@ DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_NDJSON = "out/insights.ndjson"
 DEFAULT_SQLITE = "out/insights.sqlite"
 MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSelection:
+    """What the apps on one API version collect: metrics, periods, breakdowns."""
+
+    version: str
+    metrics: tuple[str, ...]
+    periods: tuple[str, ...]
+    breakdowns: Breakdowns = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +121,9 @@ class Config:
 
         Raises ``KeyError`` for an app the config does not list.
         """
-        found = budget_for(self.budgets, app_name)
-        if found is not None:
-            return found
+        for name, budget in self.budgets:
+            if name == app_name:
+                return budget
         return BudgetSettings(calls_per_hour=self.app(app_name).calls_per_hour)
 
     def app(self, name: str) -> AppConfig:

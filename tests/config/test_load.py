@@ -672,3 +672,28 @@ def test_every_bad_account_entry_is_reported(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert ': accounts[2].app: names app "agency-z"' in lines[0]
     assert ": accounts[3].id: is not numeric" in lines[1]
+
+
+def test_mistakes_of_every_kind_are_reported_together_sorted(tmp_path: Path) -> None:
+    """Schema mistakes and cross-table mistakes of one file all come in one error, by place."""
+    twin = APP.replace('"1001"', '"1002"')  # the same name again: a cross-table mistake
+    bad = (
+        GRAPH.replace("[graph]\n", "[graph]\nconcurency = 8\n")
+        + APP
+        + twin
+        + ACCOUNT.replace('app = "agency-a"', 'app = "agency-z"')
+        + '[collect]\nmetrics = ["reahc"]\nsince = "3d"\nuntil = "5d"\n'
+        + "[log]\nformat = 3\n"
+    )
+    path = write(tmp_path, bad)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENV)
+    assert [problem.key for problem in caught.value.problems] == [
+        "[collect].metrics[1]",
+        "[collect].since",
+        "[graph]",
+        "[log].format",
+        "accounts[1].app",
+        "apps[2].name",
+    ]
+    assert len(str(caught.value).splitlines()) == 6
