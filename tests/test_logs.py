@@ -121,6 +121,13 @@ def test_short_eaa_words_are_not_tokens() -> None:
     assert Redactor().clean("EAAB1") == "EAAB1"
 
 
+def test_metas_words_about_tokens_are_not_secrets() -> None:
+    """Meta's prose stays readable; only the token it may quote goes."""
+    message = "Invalid OAuth access token - Cannot parse access token"
+    assert Redactor([TOKEN]).clean(message) == message
+    assert Redactor([TOKEN]).clean(f"{message}: {TOKEN}") == f"{message}: {REDACTED}"
+
+
 # -- the processor -----------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ next run starts where the last one left off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from collector.clock import Clock
 from collector.errors import GraphError, Scope, Throttled
 from collector.graph.transport import GraphRequest, GraphResponse, Transport, checked_body
 from collector.logs import token_fingerprint
-from collector.pacing.budgets import AppBudget, HeaderLesson, HeaderReader
+from collector.pacing.budgets import AppBudget, HeaderLesson, HeaderReader, Ticket
 from collector.pacing.retry import Action, Decision, RetryPolicy, decide
 from collector.pacing.settings import BudgetSettings
 
@@ -143,21 +144,7 @@ class Caller:
         lesson = self.pacing.headers.observe(target.app, target.account_id, response)
         if on_headers is not None:
             on_headers(lesson)
-        try:
-            body = checked_body(response)
-        except Throttled as error:
-            budget.settle(
-                ticket,
-                usage=lesson.app_usage,
-                throttled=error.scope is Scope.APP,
-                regain_s=lesson.regain_s,
-            )
-            raise
-        except BaseException:
-            budget.settle(ticket, usage=lesson.app_usage)
-            raise
-        budget.settle(ticket, usage=lesson.app_usage)
-        return body
+        return settled_body(budget, ticket, lesson, response)
 
     def react(
         self,
@@ -277,17 +264,32 @@ class _PacedTransport:
             budget.release(ticket)
             raise
         lesson = pacing.headers.observe(self._app, "", response)
-        try:
-            checked_body(response)
-        except Throttled as error:
-            budget.settle(
-                ticket,
-                usage=lesson.app_usage,
-                throttled=error.scope is Scope.APP,
-                regain_s=lesson.regain_s,
-            )
-            return response
-        except GraphError:
-            pass
-        budget.settle(ticket, usage=lesson.app_usage)
+        with contextlib.suppress(GraphError):  # the caller reads the error from the answer
+            settled_body(budget, ticket, lesson, response)
         return response
+
+
+def settled_body(
+    budget: AppBudget, ticket: Ticket, lesson: HeaderLesson, response: GraphResponse
+) -> Any:
+    """Settle ``ticket`` with what ``response`` said; its body, or its typed error raised.
+
+    An app-wide throttle settles as a throttle (the budget holds and probes), with
+    Meta's regain time when the headers gave one; any other answer settles with
+    its usage reading alone.
+    """
+    try:
+        body = checked_body(response)
+    except Throttled as error:
+        budget.settle(
+            ticket,
+            usage=lesson.app_usage,
+            throttled=error.scope is Scope.APP,
+            regain_s=lesson.regain_s,
+        )
+        raise
+    except BaseException:
+        budget.settle(ticket, usage=lesson.app_usage)
+        raise
+    budget.settle(ticket, usage=lesson.app_usage)
+    return body

@@ -198,21 +198,14 @@ HISTORY_LIMITED = ("follower_count", "online_followers")  # SPEC 2: the last 30 
 
 def legacy_pairs() -> list[tuple[str, str]]:
     """The (metric, period) series the legacy catalogue serves (SPEC 2)."""
-    pairs = [(m, p) for m in ("impressions", "reach") for p in ("day", "week", "days_28")]
-    pairs += [
-        (m, "day")
-        for m in (
-            "profile_views",
-            "follower_count",
-            "email_contacts",
-            "phone_call_clicks",
-            "text_message_clicks",
-            "get_directions_clicks",
-            "website_clicks",
-        )
-    ]
-    pairs += [("online_followers", "lifetime")]
-    pairs += [(f"audience_{k}", "lifetime") for k in ("city", "country", "locale", "gender_age")]
+    pairs: list[tuple[str, str]] = []
+    for metric in LEGACY_METRICS:
+        if metric in ("impressions", "reach"):
+            pairs += [(metric, period) for period in ("day", "week", "days_28")]
+        elif metric == "online_followers" or metric.startswith("audience_"):
+            pairs.append((metric, "lifetime"))
+        else:
+            pairs.append((metric, "day"))
     return pairs
 
 
