@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from collector.emulator import messages as M
 from collector.emulator import pacific
 from collector.emulator import rules as R
 from collector.emulator.rules import Kind, MetricRule
@@ -88,7 +89,7 @@ def _timestamp(raw: str | None, name: str, now: float) -> int | Rejection | None
         return None
     moment = parse_time(raw, now)
     if moment is None:
-        return Rejection(R.msg_bad_time(name))
+        return Rejection(M.msg_bad_time(name))
     return moment
 
 
@@ -113,18 +114,18 @@ def parse_query(
     "Meta retired it yesterday"); ``fidelity`` settles the disputed behaviours.
     """
     if R.version_major(version) is None:
-        return Rejection(R.msg_bad_version(version), code=2500)
+        return Rejection(M.msg_bad_version(version), code=2500)
     catalogue = R.catalogue(version, fidelity.reach_long_periods)
 
     raw_metric = _param(params, "metric")
     if raw_metric is None:
-        return Rejection(R.msg_metric_required())
+        return Rejection(M.msg_metric_required())
     names = parse_metric_list(raw_metric)
     if names is None:
-        return Rejection(R.msg_metric_list_invalid())
+        return Rejection(M.msg_metric_list_invalid())
     for index, name in enumerate(names):
         if name not in catalogue or name in retired:
-            return Rejection(R.msg_unknown_metric(index, version))
+            return Rejection(M.msg_unknown_metric(index, version))
     metrics = tuple(catalogue[name] for name in names)
 
     period = _param(params, "period")
@@ -133,9 +134,9 @@ def parse_query(
         periods = parse_metric_list(period)
         period = periods[0] if periods and len(periods) == 1 else "?"
     if period is None:
-        return Rejection(R.msg_period_required())
+        return Rejection(M.msg_period_required())
     if period not in R.PERIODS:
-        return Rejection(R.msg_unknown_period())
+        return Rejection(M.msg_unknown_period())
 
     metric_type = _param(params, "metric_type")
     breakdown_raw = _param(params, "breakdown")
@@ -147,7 +148,7 @@ def parse_query(
             ("timeframe", timeframe),
         ):
             if value is not None:
-                return Rejection(R.msg_param_unknown_in_version(name, version))
+                return Rejection(M.msg_param_unknown_in_version(name, version))
     else:
         checked = _check_metric_type(metrics, metric_type)
         if isinstance(checked, Rejection):
@@ -156,12 +157,12 @@ def parse_query(
 
     wrong_period = [m.name for m in metrics if period not in m.periods]
     if wrong_period:
-        return Rejection(R.msg_period_unsupported(wrong_period, period))
+        return Rejection(M.msg_period_unsupported(wrong_period, period))
 
     kind = metrics[0].kind_for(metric_type)
     others = [m.name for m in metrics if m.kind_for(metric_type) is not kind]
     if others:
-        return Rejection(R.msg_kinds_mixed(others, metrics[0].name))
+        return Rejection(M.msg_kinds_mixed(others, metrics[0].name))
 
     breakdowns = tuple(dict.fromkeys(b.strip() for b in (breakdown_raw or "").split(",") if b))
     shape = _check_breakdown_and_timeframe(version, metrics, kind, breakdowns, timeframe, fidelity)
@@ -180,15 +181,15 @@ def _check_metric_type(
     """v18+: the effective metric_type, or why the metrics refuse the given/omitted one."""
     if metric_type is not None:
         if metric_type not in R.METRIC_TYPES:
-            return Rejection(R.msg_unknown_metric_type())
+            return Rejection(M.msg_unknown_metric_type())
         refusing = [m.name for m in metrics if metric_type not in m.metric_types]
         if refusing:
-            return Rejection(R.msg_type_unsupported(refusing, metric_type))
+            return Rejection(M.msg_type_unsupported(refusing, metric_type))
         return metric_type
     # SPEC 5: total-value-only metrics must be asked for with metric_type=total_value.
     insisting = [m.name for m in metrics if m.default_type is None]
     if insisting:
-        return Rejection(R.msg_needs_total_value(insisting))
+        return Rejection(M.msg_needs_total_value(insisting))
     return R.TIME_SERIES
 
 
@@ -204,14 +205,14 @@ def _check_breakdown_and_timeframe(
     if breakdowns:
         # SPEC 2: breakdown only works with total_value.
         if kind not in (Kind.TOTAL, Kind.DEMOGRAPHIC):
-            return Rejection(R.msg_breakdown_needs_total_value())
+            return Rejection(M.msg_breakdown_needs_total_value())
         for breakdown in breakdowns:
             lacking = [m.name for m in metrics if breakdown not in m.breakdowns]
             if lacking:
-                return Rejection(R.msg_breakdown_unsupported(lacking, breakdown))
+                return Rejection(M.msg_breakdown_unsupported(lacking, breakdown))
     if kind is Kind.DEMOGRAPHIC:
         if not breakdowns:
-            return Rejection(R.msg_breakdown_required(names))
+            return Rejection(M.msg_breakdown_required(names))
         # follower_demographics without timeframe: Airbyte source-instagram 4.x sends
         # none (user_lifetime_insights) and its recorded fixture answers 200 with
         # dimension_keys ["city"]; engaged_audience_demographics still needs one.
@@ -219,11 +220,11 @@ def _check_breakdown_and_timeframe(
         if timeframe is None and lenient and set(names) == {"follower_demographics"}:
             return None
         if timeframe is None:
-            return Rejection(R.msg_timeframe_required(names))
+            return Rejection(M.msg_timeframe_required(names))
         if timeframe not in R.timeframes(version):
-            return Rejection(R.msg_timeframe_invalid(version))
+            return Rejection(M.msg_timeframe_invalid(version))
     elif timeframe is not None:
-        return Rejection(R.msg_timeframe_unsupported(names))
+        return Rejection(M.msg_timeframe_unsupported(names))
     return None
 
 
@@ -243,7 +244,7 @@ def _check_window(
     if kind in (Kind.AUDIENCE, Kind.DEMOGRAPHIC):
         # Lifetime maps have no time range (SPEC 2: "no since/until").
         if since is not None or until is not None:
-            return Rejection(R.msg_no_range([m.name for m in metrics]))
+            return Rejection(M.msg_no_range([m.name for m in metrics]))
         return None
     default_since, default_until = default_window(now)
     if until is None:
@@ -252,17 +253,17 @@ def _check_window(
         # Only until given: the same two-day span, ending there.
         since = default_since if until == default_until else until - 2 * 86400
     if since > until:
-        return Rejection(R.msg_since_after_until())
+        return Rejection(M.msg_since_after_until())
     if since == until and fidelity.since_equal_until == "reject":
-        return Rejection(R.msg_since_equals_until())
+        return Rejection(M.msg_since_equals_until())
     if until - since > R.MAX_RANGE_S:
-        return Rejection(R.msg_range_too_long())
+        return Rejection(M.msg_range_too_long())
     # Meta refuses a since in the future, and one older than two years, with the same
     # message (Airbyte oncall #11701; docs/emulator.md). The age limit is off by default.
     if since > now and fidelity.future_since == "reject":
-        return Rejection(R.msg_since_not_valid())
+        return Rejection(M.msg_since_not_valid())
     if fidelity.max_since_age_days > 0 and since < now - fidelity.max_since_age_days * 86400:
-        return Rejection(R.msg_since_not_valid())
+        return Rejection(M.msg_since_not_valid())
     today = pacific.pacific_date(now)
     for metric in metrics:
         if metric.history_days is None:
@@ -271,5 +272,5 @@ def _check_window(
         # midnight starting (today - 30 days) is refused.
         oldest = pacific.day_start(today - dt.timedelta(days=metric.history_days))
         if since < oldest:
-            return Rejection(R.msg_history(metric.name))
+            return Rejection(M.msg_history(metric.name))
     return since, until

@@ -21,7 +21,7 @@ The pipeline of one insights call or batch item (:meth:`EmulatorState.serve_edge
    (:mod:`collector.emulator.limits`); a refused call answers the limit's error;
 3. decide its fault (:mod:`collector.emulator.faults`); a Graph-level fault
    answers its error instead of the data;
-4. answer (:func:`edge.answer_insights`) with the usage headers;
+4. answer (:func:`answers.answer_insights`) with the usage headers;
 5. log the call (:mod:`collector.emulator.calllog`);
 6. wait the seeded latency (and ``slow_s`` for the ``slow`` fault), then send,
    bending the bytes for a transport fault.
@@ -41,12 +41,12 @@ import orjson
 from aiohttp import web
 
 from collector.emulator import batch, faults, nodes, tokens
+from collector.emulator.answers import answer_insights
 from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint
 from collector.emulator.clock import EmulatorClock, SystemClock
 from collector.emulator.edge import (
     EdgeAnswer,
     EdgeRequest,
-    answer_insights,
     authenticate,
     graph_error,
     token_of,

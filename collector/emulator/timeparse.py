@@ -22,7 +22,7 @@ A time without a zone is read in Pacific time (America/Los_Angeles): strtotime u
 the server's default zone, and Meta's insights days are Pacific days (SPEC 3). This
 is the emulator's choice; Meta documents no zone. Anything else is refused
 (:func:`parse_time` returns ``None``); Meta's error for it is in
-:func:`collector.emulator.rules.msg_bad_time`.
+:func:`collector.emulator.messages.msg_bad_time`.
 """
 
 from __future__ import annotations

@@ -36,12 +36,10 @@ Grouping rules (SPEC sections 2 and 3):
   window; entries default to each of age, city, country, gender alone.
 - v18+ SERIES metrics send ``metric_type=time_series``.
 
-Requests without a window (``audience_*``, demographics) are lifetime
-snapshots: their keys carry ``today``, so a resumed run on the same Pacific day
-skips them once done, and a run on a later day takes a fresh snapshot.
-
-A metric is planned for each of its periods listed in ``PlanSpec.periods`` and
-for no other.
+Requests without a window (``audience_*``, demographics) are lifetime snapshots:
+their keys carry ``today``, so a resumed run on the same Pacific day skips them once
+done, and a run on a later day takes a fresh snapshot. A metric is planned for each
+of its periods listed in ``PlanSpec.periods`` and for no other.
 """
 
 from __future__ import annotations
@@ -399,5 +397,4 @@ def plan(accounts: Iterable[AccountRef], spec: PlanSpec) -> Iterator[PlannedRequ
 
 def count_requests(n_accounts_by_app: Mapping[str, int], spec: PlanSpec) -> dict[str, int]:
     """Requests per app for that many accounts, by arithmetic (no request is built)."""
-    each = requests_per_account(spec)
-    return {app: count * each for app, count in n_accounts_by_app.items()}
+    return {app: n * requests_per_account(spec) for app, n in n_accounts_by_app.items()}

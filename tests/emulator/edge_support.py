@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from collector.emulator.edge import EdgeAnswer, EdgeRequest, answer_insights, authenticate
+from collector.emulator.answers import answer_insights
+from collector.emulator.edge import EdgeAnswer, EdgeRequest, authenticate
 from collector.emulator.scenario import Scenario, parse_scenario
 
 BASE_URL = "http://127.0.0.1:8088"
