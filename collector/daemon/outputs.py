@@ -3,6 +3,7 @@ inside one), and what the SQLite file says when the daemon (re)starts."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -12,6 +13,7 @@ import structlog
 from collector.clock import Clock
 from collector.config.load import Config, OutputSettings
 from collector.storage.files import file_size
+from collector.storage.lock import output_locks
 from collector.storage.protocol import AccountFreshness
 from collector.storage.rotation import rotation_target
 from collector.storage.sqlite import Store
@@ -51,3 +53,32 @@ async def read_state(config: Config, clock: Clock) -> tuple[list[AccountFreshnes
         await store.close()
     last = Path(checkpoint.path) if checkpoint is not None and checkpoint.path else None
     return rows, last
+
+
+class OutputHold:
+    """The daemon's hold on its outputs' write locks, for its whole life.
+
+    :meth:`hold` takes the locks of a config's SQLite file and NDJSON base path
+    (a reload that moves them takes the new ones before it lets the old go);
+    another process on the same outputs is refused, and this daemon is refused
+    outputs someone else writes.
+    """
+
+    def __init__(self) -> None:
+        self._stack: contextlib.ExitStack | None = None
+        self._paths: tuple[Path | None, ...] = ()
+
+    def hold(self, config: Config) -> None:
+        """Hold ``config``'s outputs; raises :class:`OutputError` naming their writer."""
+        paths = (config.output.sqlite, config.output.ndjson)
+        if paths == self._paths:
+            return
+        taken = contextlib.ExitStack()
+        taken.enter_context(output_locks(paths))
+        self.release()
+        self._stack, self._paths = taken, paths
+
+    def release(self) -> None:
+        stack, self._stack, self._paths = self._stack, None, ()
+        if stack is not None:
+            stack.close()

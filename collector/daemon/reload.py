@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import structlog
 
 from collector.config.load import Config, ConfigError
+from collector.errors import OutputError
 
 log = structlog.get_logger("collector.daemon.reload")
 
@@ -39,15 +40,21 @@ def diff_configs(old: Config, new: Config) -> ConfigChange:
     )
 
 
-def load_reloaded(reload: Callable[[], Config] | None) -> Config | None:
+def load_reloaded(
+    reload: Callable[[], Config] | None, accept: Callable[[Config], None] = lambda _c: None
+) -> Config | None:
     """The reloaded config, or ``None`` (logged as ``config_reload_failed``) when there is
-    no way to reload or the new files are bad: the caller keeps the config it has."""
+    no way to reload, the new files are bad, or ``accept`` refuses the new config with
+    an :class:`OutputError` (its outputs are someone else's): the caller keeps the
+    config it has."""
     if reload is None:
         log.warning("config_reload_failed", detail="this daemon cannot reload its config")
         return None
     try:
-        return reload()
-    except ConfigError as error:
+        config = reload()
+        accept(config)
+        return config
+    except (ConfigError, OutputError) as error:
         log.error("config_reload_failed", detail=str(error), kept="the previous config")
     except Exception as error:  # any other failure to read the files: keep running
         detail = f"{type(error).__name__}: {error}"

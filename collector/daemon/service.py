@@ -43,7 +43,7 @@ import structlog
 from collector.clock import Clock, SystemClock, wait_until
 from collector.config.load import AccountConfig, Config, OutputSettings
 from collector.daemon.account_book import AccountBook, dead_tokens
-from collector.daemon.outputs import output_for_run, read_state
+from collector.daemon.outputs import OutputHold, output_for_run, read_state
 from collector.daemon.reload import diff_configs, load_reloaded
 from collector.daemon.runtime_slot import RuntimeSlot
 from collector.daemon.stats import DaemonCounters, stats_fields
@@ -96,6 +96,7 @@ class Daemon:
         self._policy = policy
         self._tune = tune_budgets
         self._runtime = RuntimeSlot(self._make_runtime)
+        self._outputs = OutputHold()  # this daemon is its outputs' one writer
         self._tick = tick_s
         self._on_run = on_run
         self._book = AccountBook()
@@ -163,6 +164,7 @@ class Daemon:
             lookback_days=settings.lookback_days,
             backfill=str(settings.backfill),
         )
+        self._outputs.hold(self._config)
         await self._runtime.open(self._config)
         stats_task = asyncio.create_task(self._stats_loop(), name="daemon-stats")
         try:
@@ -175,6 +177,7 @@ class Daemon:
                 await stats_task
             log.info("stats", **self.stats())
             await self._runtime.close()
+            self._outputs.release()
             log.info("daemon_stopped", runs=self._counters.runs)
         return 0
 
@@ -338,7 +341,7 @@ class Daemon:
 
     async def _reload(self) -> None:
         self._reload_requested = False
-        new = load_reloaded(self._reload_config)
+        new = load_reloaded(self._reload_config, self._outputs.hold)
         if new is None:
             return
         change = diff_configs(self._config, new)

@@ -43,6 +43,7 @@ from collector.planning.planner import (
     count_requests,
     plan_account,
 )
+from collector.storage.lock import output_locks
 from collector.storage.protocol import InsightStore
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
@@ -243,6 +244,7 @@ async def run_once(
     async with contextlib.AsyncExitStack() as stack:
         if owned is not None:
             await stack.enter_async_context(owned)
+        stack.enter_context(output_locks((sqlite, ndjson)))  # one writer per output
         store = await Store.open(sqlite, clock=clock)
         stack.push_async_callback(store.close)
         writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)

@@ -1,0 +1,86 @@
+"""One writer per output: a process that writes an SQLite or NDJSON file holds its lock.
+
+Two processes appending to one NDJSON file each keep their own offset and
+overwrite each other's lines; their checkpoints then disagree with the file.
+So whoever writes an output first takes an exclusive ``flock`` on
+``<output>.lock`` beside it and keeps it until done; a second process is
+refused at once, in one line that names the holder (its pid and since when): :class:`~collector.errors.OutputError`, exit 2, before any request.
+
+The lock is the kernel's: it goes when its holder ends, however it ends (a
+SIGKILL included), so a stale lock file never blocks anyone; its text only
+says who holds it. Within one process the lock is re-entrant (a daemon holds
+it for its life and each of its runs takes it again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from collector.errors import OutputError
+
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth), this process's
+
+
+def lock_path(output: Path) -> Path:
+    """Where the lock of ``output`` lives: ``<output>.lock`` beside it."""
+    return output.with_name(output.name + ".lock")
+
+
+@contextlib.contextmanager
+def output_locks(outputs: Iterable[Path | None]) -> Iterator[None]:
+    """Hold the write lock of every output given (``None``s are skipped) for the block.
+
+    Raises :class:`OutputError` naming the holder when another process has one.
+    """
+    with contextlib.ExitStack() as stack:
+        for output in outputs:
+            if output is not None:
+                stack.enter_context(_locked(output))
+        yield
+
+
+@contextlib.contextmanager
+def _locked(output: Path) -> Iterator[None]:
+    path = lock_path(output.absolute())
+    if path in _held:
+        fd, depth = _held[path]
+        _held[path] = (fd, depth + 1)
+    else:
+        _held[path] = (_acquire(output, path), 1)
+    try:
+        yield
+    finally:
+        fd, depth = _held[path]
+        if depth > 1:
+            _held[path] = (fd, depth - 1)
+        else:
+            del _held[path]
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def _acquire(output: Path, path: Path) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OutputError(
+            f"{output}: its lock file {path.name} cannot be opened ({error.strerror}); "
+            "fix: make the folder writable or choose another output path"
+        ) from error
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise OutputError(
+            f"{output} is being written by {holder}; fix: wait for it to finish, or give "
+            "this run other outputs"
+        ) from None
+    os.ftruncate(fd, 0)
+    since = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    os.pwrite(fd, f"pid {os.getpid()} since {since}\n".encode(), 0)
+    return fd
