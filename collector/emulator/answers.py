@@ -209,13 +209,15 @@ def paging_links(
     """URLs of the adjacent windows of the same length (SPEC 3), as Meta writes them.
 
     Meta repeats the request's parameters in these links, ``access_token`` included
-    (SPEC 3; the Graph API paging reference shows ``access_token`` in ``next``), so a
+    (SPEC 3; the Graph API paging reference shows ``access_token`` in ``next``;
+    tap-instagram 0.4.6 follows ``next`` as it is and needs the token there), so a
     client can follow them as they are, and a logged paging URL leaks the token: the
     client must redact it. The token is written even when it came in an
     ``Authorization`` header. ``appsecret_proof``/``appsecret_time`` are repeated as
     sent (they sign the same token). With ``stop_at`` (scenario
     ``paging_stops_at_now``), ``next`` is left out once its window would start after
-    ``stop_at``.
+    ``stop_at``; by default it runs on into the future (SPEC 3: "following next
+    forever walks into the future", as tap-instagram's endless loop shows).
     """
     since, until = window
     span = until - since

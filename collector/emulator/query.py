@@ -254,12 +254,17 @@ def _check_window(
         since = default_since if until == default_until else until - 2 * 86400
     if since > until:
         return Rejection(M.msg_since_after_until())
+    # since == until: no public record of Meta's answer; accepted (an empty range) by
+    # default, refused with scenario since_equal_until = "reject" (docs/emulator.md).
     if since == until and fidelity.since_equal_until == "reject":
         return Rejection(M.msg_since_equals_until())
     if until - since > R.MAX_RANGE_S:
         return Rejection(M.msg_range_too_long())
     # Meta refuses a since in the future, and one older than two years, with the same
-    # message (Airbyte oncall #11701; docs/emulator.md). The age limit is off by default.
+    # message: Airbyte source-instagram records it for a future window
+    # (unit_tests/mock_server/test_user_insights.py, "oncall #11701"); public projects
+    # that probed the live API day by day report day -730 refused with it. The age
+    # limit is off by default (docs/emulator.md).
     if since > now and fidelity.future_since == "reject":
         return Rejection(M.msg_since_not_valid())
     if fidelity.max_since_age_days > 0 and since < now - fidelity.max_since_age_days * 86400:

@@ -38,7 +38,9 @@ _ISO = re.compile(rf"^(?P<y>\d{{4}})-(?P<mo>\d{{2}})-(?P<d>\d{{2}}){_TIME}\s*{_Z
 _SLASH_YMD = re.compile(rf"^(?P<y>\d{{4}})/(?P<mo>\d{{1,2}})/(?P<d>\d{{1,2}}){_TIME}\s*{_ZONE}$")
 _SLASH_MDY = re.compile(rf"^(?P<mo>\d{{1,2}})/(?P<d>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}\s*{_ZONE}$")
 _TERM = re.compile(
-    r"\s*(?P<n>[+-]?\s*\d+)\s*(?P<unit>sec|second|min|minute|hour|day|week|fortnight|month|year)s?",
+    # Longest unit names first ("seconds" must not stop at "sec"), then a word end.
+    r"\s*(?P<n>[+-]?\s*\d+)\s*"
+    r"(?P<unit>second|sec|minute|min|hour|day|week|fortnight|month|year)s?\b",
     re.I,
 )
 _SECONDS = {

@@ -166,6 +166,8 @@ def me_accounts(scenario: Scenario, req: EdgeRequest, path: str, now: float) -> 
             paging["next"] = f"{req.base_url}{path}?{urlencode(query)}"
         body["paging"] = paging
     if req.params.get("summary", "").lower() in ("true", "1", "total_count"):
-        # facebook-business's Cursor asks summary=true; Meta adds the total count.
+        # facebook-business's Cursor asks summary=true and reads summary.total_count
+        # (facebook_business/api.py, Cursor.total()); the Graph API reference of the
+        # User accounts edge lists summary.total_count.
         body["summary"] = {"total_count": len(listed)}
     return EdgeAnswer(200, body)
