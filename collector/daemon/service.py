@@ -289,11 +289,10 @@ class Daemon:
                 grace_s=self._config.daemon.grace_s,
                 watch=self._watch,
             )
-            usage = self._runtime.usage_pct()
         finally:
             self._live = None
         self._ndjson = output.ndjson
-        self._counters.add(summary, usage)
+        self._counters.add(summary)
         if self._book.mark_dead(dead_tokens(summary.failed_accounts, accounts)):
             self._report_paused()
         if self._on_run is not None:
@@ -395,4 +394,5 @@ class Daemon:
             lags_s=self._book.lags(active, self._now(), self._started),
             paused=len(paused),
             accounts=len(self._config.accounts),
+            usage_pct=self._runtime.usage_pct(),
         )

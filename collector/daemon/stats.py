@@ -37,16 +37,14 @@ class DaemonCounters:
     requests: int = 0
     points: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    usage_pct: dict[str, float] = field(default_factory=dict)
 
-    def add(self, summary: RunSummary, usage_pct: Mapping[str, float]) -> None:
+    def add(self, summary: RunSummary) -> None:
         """Count one finished run."""
         self.runs += 1
         self.requests += summary.calls
         self.points += summary.points_written
         self.errors.update(summary.retries)
         self.errors.update(summary.failures)
-        self.usage_pct.update(usage_pct)
 
 
 def rss_bytes() -> int | None:
@@ -75,11 +73,12 @@ def stats_fields(
     lags_s: Sequence[float],
     paused: int,
     accounts: int,
+    usage_pct: Mapping[str, float],
 ) -> dict[str, object]:
-    """The fields of one ``stats`` event: totals plus the run in progress, if any."""
+    """The fields of one ``stats`` event: totals plus the run in progress, if any;
+    ``usage_pct`` is what the process's budgets last read, per app."""
     requests, points = counters.requests, counters.points
     errors = Counter(counters.errors)
-    usage = dict(counters.usage_pct)
     queue = 0
     if live is not None:
         stats = live.pool.stats
@@ -87,7 +86,6 @@ def stats_fields(
         points += live.writer.stats.points_written
         errors.update(stats.retries)
         errors.update(stats.failures)
-        usage.update(stats.app_usage_pct)
         queue = live.remaining + live.writer.backlog
     rss = rss_bytes()
     return {
@@ -95,7 +93,7 @@ def stats_fields(
         "requests": requests,
         "points": points,
         "errors": dict(errors),
-        "usage_pct": usage,
+        "usage_pct": dict(usage_pct),
         "accounts": accounts,
         "paused_accounts": paused,
         "queue_depth": queue,

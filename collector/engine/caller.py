@@ -207,10 +207,11 @@ class Caller:
         worker). Raises the last :class:`GraphError` when the policy says fail.
         """
         attempts = throttle_waits = 0
-        regain: list[float | None] = [None]
+        regain: float | None = None
 
         def learn(lesson: HeaderLesson) -> None:
-            regain[0] = lesson.regain_s
+            nonlocal regain
+            regain = lesson.regain_s
 
         def sent() -> None:
             nonlocal attempts
@@ -227,7 +228,7 @@ class Caller:
                     attempts=attempts,
                     throttle_waits=throttle_waits,
                     draw=rng.random(),
-                    regain_s=regain[0],
+                    regain_s=regain,
                 )
                 if decision.action is Action.FAIL:
                     log.debug("request_failed", path=request.loggable, error=error.reason)

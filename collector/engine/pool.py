@@ -43,7 +43,6 @@ class AppSettings:
     """What the pool needs to know of an app."""
 
     name: str
-    calls_per_hour: float
     concurrency: int
     app_secret: str | None = field(default=None, repr=False)
     version: str | None = None  # None: the run's version
@@ -61,7 +60,6 @@ class RunStats:
     throttled: Counter[str] = field(default_factory=Counter)
     failed_accounts: dict[str, str] = field(default_factory=dict)
     rejected_metrics: dict[str, str] = field(default_factory=dict)  # "account:metric" -> why
-    app_usage_pct: dict[str, float] = field(default_factory=dict)  # latest X-App-Usage peak
     accounts_done: int = 0
     dead_tokens: int = 0
 
@@ -220,9 +218,7 @@ class Pool:
         return _points(job.request, metrics, body, app.version or self._version, fetched_at)
 
     def _learn(self, app: AppSettings, job: Job, seen: HeaderLesson) -> None:
-        """Keep what the answer's usage headers said, for the summary and the retry."""
-        if seen.app_usage_pct is not None:
-            self.stats.app_usage_pct[app.name] = seen.app_usage_pct
+        """Keep what the answer's usage headers said, for the retry and the summary."""
         job.regain_s = seen.regain_s
         if seen.regain_s is not None and seen.account_wait_s > 0:
             self.stats.throttled["account"] += 1

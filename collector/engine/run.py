@@ -301,9 +301,7 @@ class _WriterCloser:
 
 def _app_settings(config: Config, name: str) -> AppSettings:
     app = config.app(name)
-    return AppSettings(
-        app.name, app.calls_per_hour, app.concurrency, app.app_secret, config.version_of(app.name)
-    )
+    return AppSettings(app.name, app.concurrency, app.app_secret, config.version_of(app.name))
 
 
 def _observed(work: RunWork, writer: SinkWriter) -> Callable[[Outcome], Awaitable[None]]:

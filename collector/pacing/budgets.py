@@ -240,10 +240,6 @@ class HeaderLesson:
     regain_s: float | None = None
     account_wait_s: float = 0.0
 
-    @property
-    def app_usage_pct(self) -> float | None:
-        return None if self.app_usage is None else float(self.app_usage.peak)
-
 
 @dataclass
 class _Business:

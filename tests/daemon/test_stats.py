@@ -18,11 +18,14 @@ def summary(
     )  # fmt: skip
 
 
-def test_totals_add_up_over_runs_and_the_latest_usage_wins() -> None:
+def test_totals_add_up_over_runs_and_the_budgets_readings_are_reported() -> None:
     counters = DaemonCounters()
-    counters.add(summary(10, 300, {"transient": 2}, {}), {"app-a": 40.0})
-    counters.add(summary(5, 20, {"transient": 1}, {"timeout": 1}), {"app-a": 55.0, "app-b": 3.0})
-    fields = stats_fields(counters, None, lags_s=[10.0, 30.0, 20.0], paused=1, accounts=3)
+    counters.add(summary(10, 300, {"transient": 2}, {}))
+    counters.add(summary(5, 20, {"transient": 1}, {"timeout": 1}))
+    usage = {"app-a": 55.0, "app-b": 3.0}
+    fields = stats_fields(
+        counters, None, lags_s=[10.0, 30.0, 20.0], paused=1, accounts=3, usage_pct=usage
+    )
     assert fields["runs"] == 2
     assert fields["requests"] == 15 and fields["points"] == 320
     assert fields["errors"] == {"transient": 3, "timeout": 1}
@@ -34,7 +37,7 @@ def test_totals_add_up_over_runs_and_the_latest_usage_wins() -> None:
 
 
 def test_no_account_means_no_lag_and_the_process_figures_are_read() -> None:
-    fields = stats_fields(DaemonCounters(), None, lags_s=[], paused=0, accounts=0)
+    fields = stats_fields(DaemonCounters(), None, lags_s=[], paused=0, accounts=0, usage_pct={})
     assert fields["lag_max_s"] == 0.0 and fields["lag_p95_s"] == 0.0
     assert fields["rss_mb"] is not None and float(fields["rss_mb"]) > 1.0  # type: ignore[arg-type]
     fds = open_fds()

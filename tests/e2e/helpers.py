@@ -177,3 +177,12 @@ def ledger_states(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT state, count(*) FROM ledger GROUP BY state").fetchall()
     return {state: n for state, n in rows}
+
+
+def assert_stored_once(folder: Path, truth: dict[Key, int | float]) -> None:
+    """``folder``'s insights.sqlite and insights.ndjson hold ``truth``, each point once,
+    and its ledger has nothing left to do."""
+    assert sqlite_points(folder / "insights.sqlite") == truth
+    points, lines = ndjson_points(folder / "insights.ndjson")
+    assert points == truth and lines == len(truth)
+    assert ledger_states(folder / "insights.sqlite").keys() <= {"done", "no_data"}

@@ -18,11 +18,9 @@ from collector.emulator.scenario import Account, FaultSettings, LimitSettings, S
 from collector.emulator.testing import running_emulator
 from collector.graph.pacific import pacific_date
 from tests.e2e.helpers import (
+    assert_stored_once,
     expected_points,
-    ledger_states,
-    ndjson_points,
     small_scenario,
-    sqlite_points,
     write_config,
 )
 
@@ -94,10 +92,7 @@ async def test_a_throttling_cap_with_faults_and_kills_ends_exact_within_two_minu
         elapsed = time.monotonic() - started
         calls = list(emulator.calls.records())
     truth = expected_points(scenario, first=first, last=last, today=today, now=now)
-    assert sqlite_points(tmp_path / "insights.sqlite") == truth
-    points, lines = ndjson_points(tmp_path / "insights.ndjson")
-    assert points == truth and lines == len(truth)
-    assert ledger_states(tmp_path / "insights.sqlite").keys() <= {"done", "no_data"}
+    assert_stored_once(tmp_path, truth)
     counted = sorted(c.real for c in calls if c.counted)
     busiest = max(bisect_left(counted, t + WINDOW_S) - i for i, t in enumerate(counted))
     refused = sum(1 for c in calls if c.throttled and c.code == 4)

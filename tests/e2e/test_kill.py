@@ -19,11 +19,9 @@ from collector.emulator.scenario import LatencySettings
 from collector.emulator.testing import running_emulator
 from collector.graph.pacific import pacific_date
 from tests.e2e.helpers import (
+    assert_stored_once,
     expected_points,
-    ledger_states,
-    ndjson_points,
     small_scenario,
-    sqlite_points,
     write_config,
 )
 
@@ -108,11 +106,7 @@ def _assert_exactly_once(tmp_path: Path, scenario, now: dt.datetime) -> None:  #
         today=today,
         now=now,
     )
-    assert sqlite_points(tmp_path / "insights.sqlite") == truth
-    points, lines = ndjson_points(tmp_path / "insights.ndjson")
-    assert points == truth
-    assert lines == len(truth)
-    assert ledger_states(tmp_path / "insights.sqlite").keys() <= {"done", "no_data"}
+    assert_stored_once(tmp_path, truth)
 
 
 async def test_kill_at_each_commit_stage_then_rerun_is_exactly_once(

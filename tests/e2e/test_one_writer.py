@@ -16,11 +16,10 @@ from collector.emulator.scenario import LatencySettings
 from collector.emulator.testing import running_emulator
 from collector.graph.pacific import pacific_date
 from tests.e2e.helpers import (
+    assert_stored_once,
     expected_points,
     ledger_states,
-    ndjson_points,
     small_scenario,
-    sqlite_points,
     write_config,
 )
 
@@ -57,9 +56,7 @@ async def test_two_runs_at_once_on_one_output_pair_lose_nothing(tmp_path: Path) 
     )
     assert "is being written by pid" in refused and "insights" in refused
     truth = expected_points(scenario, first=first, last=last, today=today, now=now)
-    assert sqlite_points(tmp_path / "insights.sqlite") == truth
-    points, lines = ndjson_points(tmp_path / "insights.ndjson")
-    assert points == truth and lines == len(truth)  # every line once, none overwritten
-    states = ledger_states(tmp_path / "insights.sqlite")
-    assert states.keys() <= {"done", "no_data"}
-    assert len(calls) == sum(states.values())  # the refused run sent nothing
+    assert_stored_once(tmp_path, truth)  # every NDJSON line once, none overwritten
+    assert len(calls) == sum(
+        ledger_states(tmp_path / "insights.sqlite").values()
+    )  # the refused run sent nothing

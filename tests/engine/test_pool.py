@@ -181,7 +181,7 @@ class Harness:
             caller=self.caller,
             emit=self._emit,
             source=Source(self.plans),
-            apps={app: AppSettings(app, 1e9, conc(app), secret) for app in accounts},
+            apps={app: AppSettings(app, conc(app), secret) for app in accounts},
             accounts={app: runs(app) for app in accounts},
             clock=self.clock,
             version=VERSION,
