@@ -24,6 +24,7 @@ from typing import Final, Protocol
 
 from collector.model.outcome import Checkpoint, LedgerSummary, Outcome, PlannedLike
 from collector.model.records import Point
+from collector.storage.queue import Fence
 
 __all__ = [
     "REFRESH_SUFFIX",
@@ -45,11 +46,14 @@ class PointChanges:
     ``changed`` are the batch's points that are new or whose value differs from
     the stored one, one per identity (the last copy recorded), in the order
     those last copies arrived; ``unchanged`` counts the other recorded points
-    (equal values, and the earlier copies of an identity recorded twice).
+    (equal values, and the earlier copies of an identity recorded twice);
+    ``fenced`` the keys of outcomes not recorded at all because the fence
+    did not match (see :meth:`StoreTransaction.record_outcomes`).
     """
 
     changed: tuple[Point, ...]
     unchanged: int
+    fenced: tuple[str, ...] = ()  # keys of outcomes dropped: their lease was taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +87,17 @@ class StoreTransaction(Protocol):
     method raises :class:`RuntimeError`.
     """
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> PointChanges:
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome], fence: Fence | None = None
+    ) -> PointChanges:
         """Upsert the outcomes' points and set their ledger rows; return what changed.
+
+        With a ``fence``, an outcome is recorded only if its ledger row is
+        still leased to ``fence.owner`` under ``fence.tokens[key]``; the
+        others are dropped whole (no point, no ledger change) and their keys
+        returned in ``PointChanges.fenced``. A recorded row's lease is cleared.
+        Every changed point gets the next value of the store's commit
+        sequence, in commit order (see :meth:`InsightStore.committed_after`).
 
         A point whose identity (account, metric, period, end_time, dimensions)
         is stored with an equal value (numerically: 5 equals 5.0) is left as
@@ -161,6 +174,16 @@ class InsightStore(Protocol):
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file ever committed to, oldest first (empty: none)."""
+        ...
+
+    async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
+        """Up to ``limit`` stored points whose commit sequence is past ``seq``, in order.
+
+        The sequence is given at commit, under a lock every writer takes, so a
+        reader that saw sequence ``n`` committed never later sees a smaller
+        one appear: following it (``export --follow``) yields each new or
+        changed point once.
+        """
         ...
 
     async def freshness(self) -> list[AccountFreshness]:
