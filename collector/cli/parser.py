@@ -118,6 +118,36 @@ def build_parser() -> Parser:
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     demo.add_argument("--keep", action="store_true", help="keep earlier demo output (resume)")
 
+    worker = command("worker", "work the shared queue until SIGTERM (drains, then exits 0)")
+    worker.add_argument("--config", required=True, type=Path)
+    worker.add_argument("--sqlite", help="the store (SQLite path) to work")
+    worker.add_argument(
+        "--grace", type=float, default=30.0, metavar="SECONDS",
+        help="on SIGTERM, let requests in flight finish this long (default 30)",
+    )  # fmt: skip
+
+    pull = command("pull", "enqueue an on-demand job (before the routine); print its id")
+    pull.add_argument("--config", required=True, type=Path)
+    _range_options(pull)
+    pull.add_argument("--metrics", help="only these metrics, comma-separated")
+    pull.add_argument("--sqlite", help="the store (SQLite path) to enqueue into")
+    pull.add_argument(
+        "--wait", action="store_true",
+        help="follow the job until done; work it here while no worker is alive",
+    )  # fmt: skip
+    pull.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+
+    jobs = command("jobs", "list the newest jobs of the queue with their progress")
+    jobs.add_argument("--config", required=True, type=Path)
+    jobs.add_argument("--sqlite", help="the store (SQLite path)")
+    jobs.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    jobs.add_argument("--json", action="store_true", help="one JSON object per job")
+
+    cancel = command("cancel", "cancel a job: its unsent requests are not sent")
+    cancel.add_argument("job", type=int, metavar="JOB")
+    cancel.add_argument("--config", required=True, type=Path)
+    cancel.add_argument("--sqlite", help="the store (SQLite path)")
+
     # No -h of its own: `emulator --help` is the emulator parser's help.
     command("emulator", "run the Graph API emulator (see `emulator --help`)", add_help=False)
     return parser

@@ -153,6 +153,24 @@ class SqliteQueue:
             keys,
         )
 
+    async def lease_owners(self) -> list[str]:
+        """Owners of the leases that have not run out yet (on ``pending`` rows)."""
+        sql = (
+            "SELECT DISTINCT lease_owner AS owner FROM ledger WHERE state = 'pending'"
+            " AND lease_until >= ? AND lease_owner IS NOT NULL"
+        )
+        return [str(row["owner"]) for row in await _fetch(self._db, sql, (self._now(),))]
+
+    async def release_all(self, owner: str) -> int:
+        """Clear every lease ``owner`` holds on ``pending`` rows (a worker known dead)."""
+        async with self._immediate() as db:
+            cursor = await db.execute(
+                "UPDATE ledger SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = ? AND state = 'pending'",
+                (owner,),
+            )
+            return cursor.rowcount
+
     async def _by_keys(self, sql: str, head: tuple[object, ...], keys: Collection[str]) -> int:
         changed = 0
         it = iter(keys)
