@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import signal
 import sys
@@ -24,11 +25,12 @@ import structlog
 
 from collector.cli.args import load
 from collector.config.load import Config, ConfigError
-from collector.engine.jobs import enqueue_run
+from collector.engine.jobs import QueueMode, enqueue_run
 from collector.engine.run import plan_specs, run_once
 from collector.errors import EXIT_OK, EXIT_PARTIAL, OutputError
 from collector.graph.pacific import pacific_date
 from collector.storage.inspect import check_outputs
+from collector.storage.lock import OutputBusy, held_elsewhere
 from collector.storage.queue import ON_DEMAND_PRIORITY, JobInfo
 from collector.storage.sqlite import Store
 
@@ -51,7 +53,7 @@ def worker_command(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("worker_started", store=str(config.output.sqlite))
-        summary = await run_once(config, forever=True, stop=stop, grace_s=args.grace)
+        summary = await run_once(config, queue=QueueMode("forever"), stop=stop, grace_s=args.grace)
         log.info("worker_stopped", calls=summary.calls, failed=summary.failed)
         return EXIT_OK
 
@@ -85,7 +87,12 @@ def pull_command(args: argparse.Namespace) -> int:
 
 
 async def _wait(config: Config, job: int, poll_s: float) -> int:
-    """Follow ``job`` until done; work it here whenever no worker is alive."""
+    """Follow ``job`` until done; work it here whenever no worker is alive.
+
+    A process holding the store alone (a daemon between its runs) counts as
+    alive: it looks at the queue every few seconds and works the job itself.
+    """
+    shown: tuple[str, int] | None = None
     while True:
         store = await Store.open(config.output.sqlite)
         try:
@@ -95,12 +102,15 @@ async def _wait(config: Config, job: int, poll_s: float) -> int:
             await store.close()
         if info is None:
             raise OutputError(f"{config.output.sqlite} has no job {job}")
-        _progress(info)
+        if shown != (info.state, info.finished):
+            shown = (info.state, info.finished)
+            _progress(info)
         if info.state in ("done", "cancelled"):
             return EXIT_OK if info.failed == 0 and info.state == "done" else EXIT_PARTIAL
-        if not alive:
+        if not alive and not held_elsewhere(config.output.sqlite):
             log.info("job_worked_here", job=job, reason="no live worker")
-            await run_once(config, job=job)
+            with contextlib.suppress(OutputBusy):  # someone took the store meanwhile
+                await run_once(config, queue=QueueMode("job", job))
             continue
         await asyncio.sleep(poll_s)
 

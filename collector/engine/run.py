@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,9 +27,9 @@ from typing import Protocol
 import structlog
 
 from collector.clock import Clock, SystemClock
-from collector.config.load import Config, resolve_range
+from collector.config.load import AccountConfig, Config, resolve_range
 from collector.engine.feed import ClaimFeed
-from collector.engine.jobs import enqueue_run, feed_accounts, feed_settings, worker_id
+from collector.engine.jobs import QueueMode, feed_accounts, feed_settings, open_work, worker_id
 from collector.engine.pool import AppSettings, Pool, RunStats
 from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
@@ -44,7 +44,6 @@ from collector.planning.planner import (
     count_requests,
 )
 from collector.storage.lock import output_locks
-from collector.storage.queue import JobInfo, WorkQueue
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
 
@@ -154,8 +153,8 @@ async def run_once(
     deadline_s: float | None = None,
     tune_budgets: Tune | None = None,
     work: RunWork | None = None,
-    job: int | None = None,
-    forever: bool = False,
+    queue: QueueMode | None = None,
+    registry: Sequence[AccountConfig] | None = None,
     stop: asyncio.Event | None = None,
     grace_s: float = 30.0,
     watch: Callable[[LiveRun], None] | None = None,
@@ -170,6 +169,13 @@ async def run_once(
     is the sink writer's crash-test seam; past ``deadline_s`` seconds no retry
     is scheduled (the request fails instead). ``work``, ``stop``, ``grace_s`` and
     ``watch`` are the daemon's seams (see the module docstring).
+
+    The run enqueues what it collects as a job of the store's queue and works
+    the queue (higher-priority jobs first) until its job is done; ``queue``
+    makes it work an existing job, drain the queue, or work it until
+    ``stop`` instead (:class:`~collector.engine.jobs.QueueMode`).
+    ``registry`` is every account this process may send for (default: the
+    config's); claims of other accounts are left to other workers.
 
     Cancelled, or ended by an error, the run still commits every answer the
     pool handed to the writer before the store is closed; what was cut short
@@ -190,8 +196,8 @@ async def run_once(
     span = {"first": first.isoformat(), "last": last.isoformat()}
     if work is not None:
         planned, span = work.planned, {"work": work.kind}
-    if job is not None or forever:
-        planned, span = 0, {"work": "queue" if forever else f"job {job}"}
+    if queue is not None:
+        planned, span = 0, {"work": queue.describe()}
     log.info(
         "run_started",
         accounts=len(config.accounts),
@@ -208,28 +214,25 @@ async def run_once(
     async with contextlib.AsyncExitStack() as stack:
         if owned is not None:
             await stack.enter_async_context(owned)
-        if forever or job is not None:
+        if queue is not None and queue.store_only:
             ndjson = None  # a queue worker writes the store only: NDJSON is export's
         # One process that streams NDJSON holds its outputs alone; queue workers share.
-        stack.enter_context(output_locks((sqlite, ndjson), shared=ndjson is None and forever))
+        shared = queue is not None and queue.mode == "forever" and ndjson is None
+        stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
         store = await Store.open(sqlite, clock=clock)
         stack.push_async_callback(store.close)
-        skipped = 0
-        if not forever and job is None:
-            job = await enqueue_run(store, config, specs, work)
-            skipped = (await _job(store, job)).finished
-        elif job is not None:
-            info = await _job(store, job)
-            planned, skipped = info.total, info.finished
+        opened = await open_work(store, config, specs, work, queue)
+        planned = opened.planned if opened.planned is not None else planned
+        skipped = opened.skipped
         feed = ClaimFeed(
             store,
             worker_id(),
-            feed_accounts(config),
+            feed_accounts(config, registry),
             feed_settings(config),
             clock,
-            finished=None if job is None else _done_check(store, job),
+            finished=opened.finished,
             stop=stop,
-            role="worker" if forever else "run",
+            role=opened.role,
         )
         writer = SinkWriter(
             store, ndjson, clock, stage_hook=writer_hook, fence=feed.fence, on_commit=feed.committed
@@ -241,7 +244,7 @@ async def run_once(
             stack.callback(reporter.close)
         pool = Pool(
             caller=runtime.caller,
-            emit=_emitter(writer, feed, work),
+            emit=_emitter(writer, feed, work, opened.keys),
             source=feed,
             apps={app.name: _app_settings(config, app.name) for app in config.apps},
             accounts={app.name: feed.lane_accounts(app.name) for app in config.apps},
@@ -292,30 +295,15 @@ def _app_settings(config: Config, name: str) -> AppSettings:
 
 
 def _emitter(
-    writer: SinkWriter, feed: ClaimFeed, work: RunWork | None
+    writer: SinkWriter, feed: ClaimFeed, work: RunWork | None, keys: Container[str]
 ) -> Callable[[Outcome], Awaitable[None]]:
     async def emit(outcome: Outcome) -> None:
         feed.answered(outcome)
-        if work is not None:
+        if work is not None and outcome.key in keys:  # not another job's request
             work.observe(outcome)
         await writer.put(outcome)
 
     return emit
-
-
-async def _job(store: WorkQueue, job: int) -> JobInfo:
-    info = await store.job(job)
-    if info is None:  # pragma: no cover - enqueue just made it
-        raise RuntimeError(f"job {job} vanished")
-    return info
-
-
-def _done_check(store: WorkQueue, job: int) -> Callable[[], Awaitable[bool]]:
-    async def done() -> bool:
-        info = await _job(store, job)
-        return info.pending == 0 or info.state == "cancelled"
-
-    return done
 
 
 async def _work(

@@ -29,7 +29,12 @@ from pathlib import Path
 
 from collector.errors import OutputError
 
-_held: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth), this process's
+_held: dict[Path, tuple[int, int]] = {}
+
+
+class OutputBusy(OutputError):
+    """Another process holds an output's lock (its text names the holder)."""
+  # lock path -> (fd, depth), this process's
 
 
 def lock_path(output: Path) -> Path:
@@ -71,6 +76,21 @@ def _locked(output: Path, shared: bool) -> Iterator[None]:
             os.close(fd)  # closing the descriptor releases the flock
 
 
+def held_elsewhere(output: Path) -> bool:
+    """Whether another process holds ``output``'s lock now (probed without keeping it)."""
+    path = lock_path(output.absolute())
+    if path in _held or not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken by the probe
+    return False
+
+
 def _acquire(output: Path, path: Path, shared: bool) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -84,7 +104,7 @@ def _acquire(output: Path, path: Path, shared: bool) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "queue workers"
         os.close(fd)
-        raise OutputError(
+        raise OutputBusy(
             f"{output} is being written by {holder}; use `ig-collector pull` to add work "
             "to it, or wait for it to finish, or give this run other outputs"
         ) from None

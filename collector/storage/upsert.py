@@ -81,9 +81,7 @@ WHERE insights.value IS NOT excluded.value
 
 # Reserve commit sequence numbers; SQLite's write lock orders transactions, so
 # numbers reserved earlier always commit earlier.
-_RESERVE: Final = (
-    "UPDATE counters SET value = value + ? WHERE name = 'insights' RETURNING value"
-)
+_RESERVE: Final = "UPDATE counters SET value = value + ? WHERE name = 'insights' RETURNING value"
 
 # A failed outcome never demotes a finished row: the points it stored stay valid.
 _KEEP: Final = "excluded.state = 'failed' AND ledger.state IN ('done', 'no_data')"
