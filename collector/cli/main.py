@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from collector.cli.deliver import export_command, report_command
 from collector.cli.parser import parse
 from collector.config.load import Config, apply_overrides, load_config
 from collector.errors import EXIT_OK, EXIT_PARTIAL, CollectorError
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": _status,
         "daemon": _daemon,
         "demo": _demo,
+        "export": export_command,
+        "report": report_command,
     }
     try:
         return commands[args.command](args)

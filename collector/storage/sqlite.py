@@ -287,7 +287,7 @@ class Store:
             sql += " WHERE account_id = ?"
             params = (account_id,)
         async with self._db.execute(sql + " ORDER BY rowid", params) as cur:
-            return [_point(row) async for row in cur]
+            return [point_from_row(row) async for row in cur]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
@@ -335,7 +335,8 @@ class Store:
         return result
 
 
-def _point(row: sqlite3.Row) -> Point:
+def point_from_row(row: sqlite3.Row) -> Point:
+    """A stored row (selected with every insights column by name) as a :class:`Point`."""
     return Point(
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]), value=row["value"],
