@@ -25,9 +25,10 @@ from collector.model.records import Point
 __all__ = [
     "CHUNK",
     "SELECT_ACCOUNTS",
-    "SELECT_EMPTY",
+    "SELECT_ANSWERED",
     "SELECT_POINTS",
     "SELECT_SERIES",
+    "Answer",
     "PointQuery",
     "PointReader",
     "Series",
@@ -56,10 +57,10 @@ SELECT_SERIES: Final = (
 
 SELECT_ACCOUNTS: Final = "SELECT DISTINCT account_id FROM insights ORDER BY account_id"
 
-# Requests the API answered with empty data (SPEC section 4: "missing or unavailable
-# data is an empty data list, never 0"); `metrics` is the comma-joined list.
-SELECT_EMPTY: Final = (
-    "SELECT DISTINCT metrics FROM ledger WHERE account_id = {p} AND state = 'no_data'"
+# The account's answered requests: their metrics (comma-joined) and window edges.
+SELECT_ANSWERED: Final = (
+    "SELECT metrics, since, until FROM ledger"
+    " WHERE account_id = {p} AND state IN ('done', 'no_data')"
 )
 
 
@@ -95,6 +96,21 @@ class Series:
     whole: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A request the API answered (ledger state ``done`` or ``no_data``): its metrics and
+    window edges in Unix seconds (``None``: a request without a range, a lifetime snapshot).
+
+    A metric asked and answered that has no stored point for those days is one the
+    API answered with empty data (SPEC section 4: "missing or unavailable data is an
+    empty data list, never 0"), e.g. ``follower_count`` under 100 followers.
+    """
+
+    metrics: tuple[str, ...]
+    since: int | None
+    until: int | None
+
+
 def point_filter(query: PointQuery, placeholder: str = "?") -> tuple[str, list[str]]:
     """The `` WHERE ...`` clause (or ``""``) selecting ``query``'s points, and its parameters."""
     clauses: list[str] = []
@@ -119,7 +135,7 @@ def point_filter(query: PointQuery, placeholder: str = "?") -> tuple[str, list[s
 
 
 class PointReader(Protocol):
-    """Read access to the stored points and the ledger's empty answers; never writes.
+    """Read access to the stored points and the ledger's answered requests; never writes.
 
     Values come back as ``int`` when whole (a store that keeps NUMERIC converts),
     else ``float``; dimensions as a mapping, end_time as stored (RFC 3339 UTC or
@@ -144,8 +160,7 @@ class PointReader(Protocol):
         """Every account with at least one stored point, sorted by id."""
         ...
 
-    async def empty_answers(self, account_id: str) -> frozenset[str]:
-        """Metrics the API answered with no data for ``account_id`` (in any request the
-        ledger holds as ``no_data``), e.g. ``follower_count`` under 100 followers; empty
-        when there were none."""
+    async def answered(self, account_id: str) -> list[Answer]:
+        """Every request for ``account_id`` the API answered, with or without data (in no
+        particular order; empty when there is none)."""
         ...

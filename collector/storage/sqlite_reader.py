@@ -17,9 +17,10 @@ from collector.model.records import Point
 from collector.storage.reader import (
     CHUNK,
     SELECT_ACCOUNTS,
-    SELECT_EMPTY,
+    SELECT_ANSWERED,
     SELECT_POINTS,
     SELECT_SERIES,
+    Answer,
     PointQuery,
     Series,
     point_filter,
@@ -59,7 +60,10 @@ class SqlitePointReader:
         async with self._db.execute(SELECT_ACCOUNTS) as cur:
             return [str(row["account_id"]) async for row in cur]
 
-    async def empty_answers(self, account_id: str) -> frozenset[str]:
-        """Metrics of the account's ``no_data`` requests (see the Protocol)."""
-        async with self._db.execute(SELECT_EMPTY.format(p="?"), (account_id,)) as cur:
-            return frozenset({m async for row in cur for m in str(row["metrics"]).split(",")})
+    async def answered(self, account_id: str) -> list[Answer]:
+        """The account's answered requests (see the Protocol)."""
+        async with self._db.execute(SELECT_ANSWERED.format(p="?"), (account_id,)) as cur:
+            return [
+                Answer(tuple(str(row["metrics"]).split(",")), row["since"], row["until"])
+                async for row in cur
+            ]

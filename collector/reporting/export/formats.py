@@ -7,7 +7,9 @@ A :class:`TableWriter` takes the batches a shape makes
   ``pip install 'ig-collector[export]'``), batch by batch
   (``pyarrow.csv.CSVWriter``, ``pyarrow.parquet.ParquetWriter``), so an export
   of any size holds one batch in memory. Types are kept: dates are ``date32``
-  (``2025-11-03`` in CSV), times ``timestamp[s, UTC]``, whole values ``int64``.
+  (``2025-11-03`` in CSV), times UTC timestamps (``end_time`` in seconds,
+  ``fetched_at`` in milliseconds; Parquet stores both in milliseconds, its
+  coarsest unit), whole values ``int64``.
   pyarrow rather than DuckDB: the rows come through the store's reader seam
   (SQLite today, PostgreSQL next), not from a file DuckDB could scan itself,
   and DuckDB would need pyarrow (or pandas) to take them from Python anyway;

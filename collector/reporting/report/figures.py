@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from collector.graph.pacific import pacific_date
 from collector.reporting.export.columns import day_of
 from collector.reporting.export.exporter import point_query
-from collector.storage.reader import PointReader
+from collector.storage.reader import Answer, PointReader
 
 __all__ = [
     "AUDIENCE",
@@ -112,8 +113,9 @@ class AccountFigures:
     ``daily[metric][day]`` holds the plain daily values (dimensions ``{}``) of
     both periods; ``taps[button][day]`` the ``profile_links_taps`` parts by
     ``contact_button_type``; ``hours[hour]`` the ``online_followers`` of each
-    day of ``period`` that has them; ``empty`` the metrics the API answered with
-    no data for this account (from the ledger).
+    day of ``period`` that has them; ``empty`` the metrics the API was asked for
+    days of ``period`` (or as a snapshot) and answered without a value (from the
+    ledger: asked, answered, nothing stored).
     """
 
     account_id: str
@@ -152,10 +154,13 @@ async def read_account(
     earliest = period.before()
     query = point_query(earliest.first, period.last, accounts=(account_id,))
     lifetime: dict[tuple[str, str], dict[str, dict[str, Number]]] = {}
+    seen: set[str] = set()  # metrics with a value for the period (or a snapshot)
     async for chunk in reader.chunks(query):
         for p in chunk:
             day = day_of(p.end_time)
             dims = p.dimensions
+            if day is None or day in period:
+                seen.add(p.metric)
             if day is None:  # a lifetime snapshot: audience maps, demographics
                 for key, value in dims.items():
                     if key != "timeframe" and len(dims) <= 2:
@@ -173,8 +178,24 @@ async def read_account(
             elif p.metric == "profile_links_taps" and "contact_button_type" in dims:
                 figures.taps.setdefault(dims["contact_button_type"], {})[day] = p.value
     figures.audience = list(_breakdowns(lifetime))
-    figures.empty = await reader.empty_answers(account_id)
+    answers = await reader.answered(account_id)
+    figures.empty = frozenset(
+        m for a in answers if _covers(a, period) for m in a.metrics if m not in seen
+    )
     return figures
+
+
+def _covers(answer: Answer, period: Period) -> bool:
+    """Whether an answered request asked for any day of ``period`` (a snapshot: always).
+
+    Its ``since`` falls on the first day it describes and its ``until`` on the day after
+    the last (:mod:`collector.graph.pacific`: edges mid-day, end_times a day later).
+    """
+    if answer.since is None or answer.until is None:
+        return True
+    first = pacific_date(dt.datetime.fromtimestamp(answer.since, dt.UTC))
+    last = pacific_date(dt.datetime.fromtimestamp(answer.until, dt.UTC)) - dt.timedelta(days=1)
+    return first <= period.last and last >= period.first
 
 
 def _breakdowns(
