@@ -198,18 +198,21 @@ class Recorder:
         self.closed = True
 
 
+class Recorders(list[Recorder]):
+    """A progress factory that keeps every reporter it made."""
+
+    def __call__(self, total: int) -> Recorder:
+        self.append(Recorder(total))
+        return self[-1]
+
+
 async def test_progress_counts_every_point_of_a_large_export(
     delivered: Delivered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An export at or above the bar's threshold makes one reporter for all its points,
     moves it up to that total and closes it."""
     monkeypatch.setattr(exporter, "BAR_FROM_POINTS", len(delivered.truth))
-    made: list[Recorder] = []
-
-    def factory(total: int) -> Recorder:
-        made.append(Recorder(total))
-        return made[-1]
-
+    made = factory = Recorders()
     async with open_point_reader(delivered.store) as reader:
         await export(reader, ExportRequest("ndjson", tmp_path / "p.ndjson"), progress=factory)
     (bar,) = made
@@ -219,12 +222,7 @@ async def test_progress_counts_every_point_of_a_large_export(
 
 async def test_small_export_makes_no_progress_bar(delivered: Delivered, tmp_path: Path) -> None:
     """Below the threshold no reporter is made at all."""
-    made: list[Recorder] = []
-
-    def factory(total: int) -> Recorder:
-        made.append(Recorder(total))
-        return made[-1]
-
+    made = factory = Recorders()
     async with open_point_reader(delivered.store) as reader:
         request = ExportRequest("ndjson", tmp_path / "p.ndjson", accounts=("17841400000000103",))
         result = await export(reader, request, progress=factory)
