@@ -33,7 +33,8 @@ def export_command(args: argparse.Namespace) -> int:
     from collector.reporting.export.formats import require
 
     require(args.format)  # a missing extra is refused before the store is opened
-    config = load_config(args.config) if args.config else None
+    # the config only names the store here: not loaded (nor its secrets resolved) without need
+    config = load_config(args.config) if args.config and args.sqlite is None else None
     first, last = _days(args.since, args.until)
     request = ExportRequest(
         fmt=args.format,
