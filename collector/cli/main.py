@@ -22,6 +22,7 @@ import structlog
 
 from collector.cli import queue_cmds
 from collector.cli.args import load
+from collector.cli.deliver import export_command, report_command
 from collector.cli.parser import parse
 from collector.config.load import Config
 from collector.errors import EXIT_OK, EXIT_PARTIAL, CollectorError
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pull": queue_cmds.pull_command,
         "jobs": queue_cmds.jobs_command,
         "cancel": queue_cmds.cancel_command,
+        "export": export_command,
+        "report": report_command,
     }
     try:
         return commands[args.command](args)

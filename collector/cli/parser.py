@@ -113,6 +113,9 @@ def build_parser() -> Parser:
     )
     daemon.add_argument("--config", required=True, type=Path)
 
+    _export_command(command("export", "write stored points to a CSV, Parquet or NDJSON file"))
+    _report_command(command("report", "a self-contained HTML report per account, from the store"))
+
     demo = command("demo", "start the bundled emulator and pull config/demo.toml")
     demo.add_argument("--config", type=Path, default=None, help="default: config/demo.toml")
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
@@ -151,6 +154,50 @@ def build_parser() -> Parser:
     # No -h of its own: `emulator --help` is the emulator parser's help.
     command("emulator", "run the Graph API emulator (see `emulator --help`)", add_help=False)
     return parser
+
+
+def _export_command(export: argparse.ArgumentParser) -> None:
+    # Formats are repeated here, not imported: the parser must not load the exporter.
+    export.add_argument("--format", required=True, choices=("csv", "parquet", "ndjson"))
+    export.add_argument("--out", required=True, type=Path, help="the file to write")
+    _store_options(export)
+    _day_options(export, required=False)
+    export.add_argument(
+        "--account", action="append", metavar="ID[,ID...]", help="only these accounts"
+    )
+    export.add_argument("--metrics", action="append", metavar="M[,M...]", help="only these metrics")
+    export.add_argument(
+        "--wide",
+        action="store_true",
+        help="one row per account and day, a column per metric (breakdowns as metric.value)",
+    )
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _report_command(report: argparse.ArgumentParser) -> None:
+    who = report.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account", metavar="ID", help="the account to report on")
+    who.add_argument("--label", help="the account whose label (in --config) this is")
+    who.add_argument(
+        "--all", action="store_true", help="every account: --out is a folder, with index.html"
+    )
+    _day_options(report, required=True)
+    report.add_argument(
+        "--out", required=True, type=Path, help="the HTML file (with --all: a folder)"
+    )
+    _store_options(report)
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sqlite", type=Path, help="the store (default: --config's [output])")
+    parser.add_argument("--config", type=Path, help="a config: its store and account labels")
+
+
+def _day_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    # The days values describe (Meta's end_time is the midnight ending the day), inclusive.
+    what = "day described: YYYY-MM-DD or Nd (N days ago, Pacific)"
+    parser.add_argument("--since", required=required, help=f"first {what}")
+    parser.add_argument("--until", required=required, help=f"last {what}")
 
 
 def _range_options(parser: argparse.ArgumentParser) -> None:

@@ -293,7 +293,7 @@ class Store(SqliteQueue):
             sql += " WHERE account_id = ?"
             params = (account_id,)
         async with self._db.execute(sql + " ORDER BY rowid", params) as cur:
-            return [_point(row) async for row in cur]
+            return [point_from_row(row) async for row in cur]
 
     async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
         """Up to ``limit`` points whose commit sequence is past ``seq``, in sequence order."""
@@ -350,7 +350,8 @@ class Store(SqliteQueue):
         return result
 
 
-def _point(row: sqlite3.Row) -> Point:
+def point_from_row(row: sqlite3.Row) -> Point:
+    """A stored row (selected with every insights column by name) as a :class:`Point`."""
     return Point(
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]), value=row["value"],
