@@ -116,12 +116,13 @@ def _drained(queue: WorkQueue, apps: list[str]) -> Callable[[], Awaitable[bool]]
     return drained
 
 
-_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
 def worker_id() -> str:
-    """This process's name in leases and heartbeats: host, pid and a random tag."""
-    return _ID
+    """A new name for one run's claims and heartbeats: host, pid and a random tag.
+
+    Each run of a process has its own, so a run that ends can give back every
+    claim still in its name without touching another run's.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 async def enqueue_run(

@@ -44,6 +44,7 @@ from collector.planning.planner import (
     count_requests,
 )
 from collector.storage.lock import output_locks
+from collector.storage.queue import WorkQueue
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
 
@@ -221,12 +222,17 @@ async def run_once(
         stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
         store = await Store.open(sqlite, clock=clock)
         stack.push_async_callback(store.close)
+        owner = worker_id()
+        # Runs after the writer has closed (the stack unwinds in reverse): what is
+        # still claimed in this run's name was never answered, so it is given back
+        # at once instead of waiting out its lease (a cancelled run's rerun).
+        stack.push_async_callback(_release_all, store, owner)
         opened = await open_work(store, config, specs, work, queue)
         planned = opened.planned if opened.planned is not None else planned
         skipped = opened.skipped
         feed = ClaimFeed(
             store,
-            worker_id(),
+            owner,
             feed_accounts(config, registry),
             feed_settings(config),
             clock,
@@ -292,6 +298,12 @@ class _WriterCloser:
 def _app_settings(config: Config, name: str) -> AppSettings:
     app = config.app(name)
     return AppSettings(app.name, app.concurrency, app.app_secret, config.version_of(app.name))
+
+
+async def _release_all(store: WorkQueue, owner: str) -> None:
+    released = await store.release_all(owner)
+    if released:
+        log.info("claims_released", released=released)
 
 
 def _emitter(

@@ -34,7 +34,9 @@ _held: dict[Path, tuple[int, int]] = {}
 
 class OutputBusy(OutputError):
     """Another process holds an output's lock (its text names the holder)."""
-  # lock path -> (fd, depth), this process's
+
+
+# lock path -> (fd, depth), this process's
 
 
 def lock_path(output: Path) -> Path:

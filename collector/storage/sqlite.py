@@ -302,7 +302,7 @@ class Store(SqliteQueue):
             " fetched_at FROM insights WHERE seq > ? ORDER BY seq LIMIT ?"
         )
         rows = await self._db.execute_fetchall(sql, (seq, limit))
-        return [(int(row["seq"]), _point(row)) for row in rows]
+        return [(int(row["seq"]), point_from_row(row)) for row in rows]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
