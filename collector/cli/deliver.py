@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import signal
 from pathlib import Path
 
 from collector.clock import SystemClock
@@ -35,6 +36,8 @@ def export_command(args: argparse.Namespace) -> int:
     require(args.format)  # a missing extra is refused before the store is opened
     # the config only names the store here: not loaded (nor its secrets resolved) without need
     config = load_config(args.config) if args.config and args.sqlite is None else None
+    if args.follow:
+        return _follow(args, config)
     first, last = _days(args.since, args.until)
     request = ExportRequest(
         fmt=args.format,
@@ -86,6 +89,40 @@ def report_command(args: argparse.Namespace) -> int:
 
     written = asyncio.run(go())
     print(f"{written[-1]}: {len(written)} file(s) written")
+    return EXIT_OK
+
+
+def _follow(args: argparse.Namespace, config: Config | None) -> int:
+    """``export --format ndjson --follow``: the committed points, each once, until SIGTERM."""
+    from collector.reporting.export.follow import follow
+    from collector.storage.sqlite import Store
+
+    if (
+        args.format != "ndjson"
+        or args.wide
+        or any((args.since, args.until, args.account, args.metrics))
+    ):
+        raise UsageError(
+            "--follow streams every committed point as NDJSON; fix: use --format ndjson "
+            "without --wide, --since, --until, --account or --metrics"
+        )
+
+    async def go() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        clock = SystemClock()
+        store = await Store.open(_store(args, config), clock=clock)
+        try:
+            return await follow(
+                store, args.out, clock, keep_following=True, stop=stop, poll_s=args.poll
+            )
+        finally:
+            await store.close()
+
+    points = asyncio.run(go())
+    print(f"{args.out}: {points:,} points appended")
     return EXIT_OK
 
 

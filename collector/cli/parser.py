@@ -172,6 +172,13 @@ def _export_command(export: argparse.ArgumentParser) -> None:
         help="one row per account and day, a column per metric (breakdowns as metric.value)",
     )
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
+    export.add_argument(
+        "--follow",
+        action="store_true",
+        help="ndjson only: append every point as it commits, each once, resuming from "
+        "<out>.checkpoint, until SIGTERM (with a shared store: the NDJSON stream)",
+    )
+    export.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
 
 
 def _report_command(report: argparse.ArgumentParser) -> None:

@@ -18,9 +18,11 @@ from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import FaultSettings, LatencySettings, Scenario
 from collector.emulator.testing import running_emulator
 from collector.graph.pacific import pacific_date
+from collector.reporting.export.follow import read_state
 from tests.e2e.helpers import (
     expected_points,
     ledger_states,
+    ndjson_points,
     small_scenario,
     sqlite_points,
     write_config,
@@ -46,6 +48,19 @@ async def _cli(*args: str) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
+FOLLOW = ("export", "--format", "ndjson", "--follow", "--poll", "0.2", "--out")
+
+
+async def _caught_up(stream: Path, store: Path, timeout: float = 60.0) -> None:
+    """Wait until the follower's checkpoint has reached the store's last commit."""
+    with sqlite3.connect(store) as db:
+        (last,) = db.execute("SELECT max(seq) FROM insights").fetchone()
+    deadline = time.monotonic() + timeout
+    while read_state(stream).seq < last:
+        assert time.monotonic() < deadline, "the follower did not catch up"
+        await asyncio.sleep(0.1)
+
+
 def _job_states(store: Path) -> dict[int, int]:
     with sqlite3.connect(store) as db:
         rows = db.execute(
@@ -65,6 +80,7 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
     today = pacific_date(now)
     first, last = today - dt.timedelta(days=99), today - dt.timedelta(days=1)
     rng = random.Random(5)
+    stream = tmp_path / "stream.ndjson"
     async with running_emulator(scenario, clock=FixedClock(now.timestamp())) as emulator:
         config = write_config(
             tmp_path / "c.toml", scenario, emulator.base_url, since=first.isoformat(),
@@ -73,6 +89,7 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
         config.write_text(config.read_text() + QUEUE)
         workers = [await _cli("worker", "--config", str(config)) for _ in range(3)]
         pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3")
+        follower = await _cli(*FOLLOW, str(stream), "--config", str(config))
         kills = 0
         while kills < 5 and pull.returncode is None:
             await asyncio.sleep(rng.uniform(0.3, 1.2))
@@ -81,17 +98,25 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
             await workers[victim].wait()
             workers[victim] = await _cli("worker", "--config", str(config))
             kills += 1
+            if kills == 2:  # the NDJSON follower dies too, and resumes from its checkpoint
+                follower.send_signal(signal.SIGKILL)
+                await follower.wait()
+                follower = await _cli(*FOLLOW, str(stream), "--config", str(config))
         out, err = await asyncio.wait_for(pull.communicate(), 240)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(w.wait(), 60) for w in workers]
         calls = [c for c in emulator.calls.records() if c.counted]
+    await _caught_up(stream, tmp_path / "insights.sqlite")
+    follower.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(follower.wait(), 30) == 0
     assert kills == 5, "the pull ended before five workers were killed"
     assert pull.returncode == 0, err.decode()[-2000:]
     assert codes == [0, 0, 0]  # SIGTERM drains and exits 0
     truth = expected_points(scenario, first=first, last=last, today=today, now=now)
     store = tmp_path / "insights.sqlite"
     assert sqlite_points(store) == truth  # every point once (duplicates raise)
+    assert ndjson_points(stream) == (truth, len(truth))  # the followed NDJSON: each point once
     assert ledger_states(store).keys() <= {"done", "no_data"}
     assert _job_states(store) == {}
     job = int(out.decode().split()[0])
