@@ -33,6 +33,7 @@ from collector.logs import token_fingerprint
 from collector.pacing.budgets import AppBudget, HeaderLesson, HeaderReader, Ticket
 from collector.pacing.retry import Action, Decision, RetryPolicy, decide
 from collector.pacing.settings import BudgetSettings
+from collector.pacing.shared import SlotSource
 
 log = structlog.get_logger("collector.engine.caller")
 
@@ -65,6 +66,11 @@ class Pacing:
         self.headers = HeaderReader(self._settings, clock)
         self._token_until: dict[str, float] = {}
         self._account_until: dict[str, float] = {}
+
+    def share(self, source: SlotSource | None) -> None:
+        """Every app's budget draws from ``source``'s shared schedules (``None``: stop)."""
+        for budget in self.budgets.values():
+            budget.share(source)
 
     def budget(self, app: str) -> AppBudget:
         """The budget of ``app``; raises ``KeyError`` for an app it was not given."""

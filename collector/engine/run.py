@@ -227,6 +227,9 @@ async def run_once(
         # still claimed in this run's name was never answered, so it is given back
         # at once instead of waiting out its lease (a cancelled run's rerun).
         stack.push_async_callback(_release_all, store, owner)
+        if shared:  # other processes spend the same apps' allowances: one schedule each
+            runtime.pacing.share(store)
+            stack.callback(runtime.pacing.share, None)
         opened = await open_work(store, config, specs, work, queue)
         planned = opened.planned if opened.planned is not None else planned
         skipped = opened.skipped

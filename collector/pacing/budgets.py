@@ -37,6 +37,7 @@ from collector.pacing.control import (
     window_limit,
 )
 from collector.pacing.settings import BudgetSettings
+from collector.pacing.shared import SharedSchedule, SlotSource
 
 log = structlog.get_logger("collector.pacing.budgets")
 
@@ -129,17 +130,39 @@ class AppBudget:
         self._wait: float | None = None
         self._probe_out = False
         self.sent = 0
+        self._shared: SharedSchedule | None = None
+        self._unpublished: AppUsage | None = None
+
+    def share(self, source: SlotSource | None) -> None:
+        """Draw send times from the app's schedule in ``source`` too (``None``: stop).
+
+        Used while other processes may spend the same app's allowance (queue
+        workers, a shared PostgreSQL store): see :mod:`collector.pacing.shared`.
+        """
+        self._shared = (
+            None
+            if source is None
+            else SharedSchedule(source, self.name, self._interval, self._clock)
+        )
 
     async def acquire(self) -> Ticket:
         """Wait until a call may go; the ticket says whether it is the probe."""
         async with self._turn:
             while True:
+                shared = self._shared
+                if shared is not None:
+                    await self._exchange_readings(shared)
                 now = self._clock.monotonic()
                 at = self._earliest(now)
+                if shared is not None and at <= now and not self._holding:
+                    at = await shared.next_slot()
+                    now = self._clock.monotonic()
                 if at <= now:
                     break
                 self._changed.clear()
                 await wait_event(self._clock, self._changed, None if at == math.inf else at - now)
+            if shared is not None and not self._holding:
+                shared.spend()
             probe = self._holding
             if probe:
                 self._probe_out = True
@@ -148,6 +171,23 @@ class AppBudget:
             self._log.add(now)
             self.sent += 1
             return Ticket(now, self._log.count(now), probe)
+
+    async def _exchange_readings(self, shared: SharedSchedule) -> None:
+        """Publish this process's last reading; adopt a newer one another process saw."""
+        if self._unpublished is not None:
+            mine, self._unpublished = self._unpublished, None
+            await shared.publish(mine)
+        usage = await shared.newer_reading()
+        if usage is None:
+            return
+        now = self._clock.monotonic()
+        self.usage_pct = float(usage.peak)
+        # Each process scales its own share by the same factor: together they hit the target.
+        self._limit = window_limit(self._log.count(now), usage.peak, self.settings.target_pct)
+        self._limit_at = now
+        if usage.peak >= FULL_PCT and not self._holding:
+            self._hold(now, None, failed_probe=False, throttle=False)
+        log.info("budget_reading_shared", app=self.name, usage_pct=usage.peak)
 
     def _earliest(self, now: float) -> float:
         if self._holding:
@@ -172,6 +212,8 @@ class AppBudget:
         now = self._clock.monotonic()
         full = usage is not None and usage.peak >= FULL_PCT
         if usage is not None:
+            if self._shared is not None:
+                self._unpublished = usage  # published before the next call goes
             self.usage_pct = float(usage.peak)
             self._limit = window_limit(ticket.calls_in_window, usage.peak, self.settings.target_pct)
             self._limit_at = now

@@ -122,3 +122,39 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
     job = int(out.decode().split()[0])
     assert job == 1
     assert len(calls) >= sum(ledger_states(store).values())
+
+
+async def test_three_workers_on_one_app_send_at_its_rate_between_them(tmp_path: Path) -> None:
+    """Three workers at calls_per_hour N draw from one schedule: over any span of the
+    emulator's call log an app's calls fit N an hour (one slot of slack), not 3 N."""
+    scenario = dataclasses.replace(
+        small_scenario(seed=43), latency=LatencySettings(fixed_ms=5, jitter_ms=5)
+    )
+    now = dt.datetime.fromtimestamp(time.time(), dt.UTC)
+    today = pacific_date(now)
+    first, last = today - dt.timedelta(days=99), today - dt.timedelta(days=1)
+    per_hour = 14_400  # four a second per app
+    async with running_emulator(scenario, clock=FixedClock(now.timestamp())) as emulator:
+        config = write_config(
+            tmp_path / "c.toml", scenario, emulator.base_url, since=first.isoformat(),
+            until=last.isoformat(), out=tmp_path, concurrency=2, calls_per_hour=per_hour,
+        )  # fmt: skip
+        config.write_text(config.read_text() + QUEUE)
+        workers = [await _cli("worker", "--config", str(config)) for _ in range(3)]
+        pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3")
+        _out, err = await asyncio.wait_for(pull.communicate(), 240)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        assert [await asyncio.wait_for(w.wait(), 60) for w in workers] == [0, 0, 0]
+        calls = [c for c in emulator.calls.records() if c.counted]
+    assert pull.returncode == 0, err.decode()[-2000:]
+    interval = 3600 / per_hour
+    for app in ("app-a", "app-b"):
+        times = sorted(c.real for c in calls if c.app == app)
+        assert len(times) > 16  # more than the 8 claims one worker holds per app
+        for i in range(len(times)):
+            for j in range(i + 1, len(times)):
+                # calls i..j used j - i + 1 distinct slots, each at most one interval early
+                assert j - i + 1 <= (times[j] - times[i]) / interval + 2 + 1e-6, (app, i, j)
+    truth = expected_points(scenario, first=first, last=last, today=today, now=now)
+    assert sqlite_points(tmp_path / "insights.sqlite") == truth
