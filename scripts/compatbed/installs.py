@@ -3,6 +3,8 @@
 A venv is reused while its stamp file names the same requirement; otherwise it is
 made anew with ``python -m venv`` and ``pip install`` (pip's output goes to
 ``.compat/<name>.install.log``). Only the package registry is reached, through pip.
+An unpinned client ("the current pyfacebook") stays at the version first installed
+until ``.compat/`` is removed; the report names the version it ran.
 
 Interpreters: tap-instagram 0.4.6 does not install on Python 3.11 (its pins predate
 it), so it gets a 3.10, looked for as a script should: ``$(pyenv root)/versions/3.10.*``
