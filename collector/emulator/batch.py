@@ -109,6 +109,7 @@ def item_request(
         params=params,
         authorization=None if own_token else authorization,
         base_url=base_url,
+        path="/" + parts.path.lstrip("/"),
     )
 
 

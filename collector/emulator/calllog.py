@@ -1,14 +1,16 @@
 """A log of every call the emulator served, for tests to assert on.
 
 Each record names the app, the account and a *fingerprint* of the token (a
-short SHA-256 prefix, never the token itself), the route, the answer's status
+short SHA-256 prefix, never the token itself), the route, the request's path and
+parameters (secrets left out: :data:`SECRET_PARAMS`), the answer's status
 and Graph error code, whether a rate limit refused it and which fault (if any)
 it carried. Records keep two times: ``at`` on the emulator's clock (what the
 data and the limits saw) and ``real`` on ``time.monotonic()`` (when it happened,
 for measuring request rates while the emulator's clock stands still).
 
 The log is appended to by the server's event loop and read by tests, possibly
-from another thread; a lock guards both.
+from another thread; a lock guards both. A client in another process reads it
+through the server's ``GET /_emulator/calls`` (:func:`record_json` per record).
 """
 
 from __future__ import annotations
@@ -16,9 +18,23 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
+
+# Parameters never written to the log: tokens, proofs and secrets, and a batch's
+# ``batch`` field (its relative_urls may carry tokens; each item is logged on its own).
+SECRET_PARAMS = frozenset(
+    {
+        "access_token",
+        "appsecret_proof",
+        "input_token",
+        "client_secret",
+        "fb_exchange_token",
+        "batch",
+    }
+)
 
 
 class Route(StrEnum):
@@ -38,6 +54,11 @@ def fingerprint(token: str | None) -> str | None:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+def public_params(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``params`` without :data:`SECRET_PARAMS`, in their order, as the log keeps them."""
+    return tuple((k, v) for k, v in params.items() if k not in SECRET_PARAMS)
+
+
 @dataclass(frozen=True)
 class CallRecord:
     """One call served.
@@ -45,7 +66,8 @@ class CallRecord:
     ``status`` is the HTTP status sent (0 for a batch item answered ``null``);
     ``code`` the Graph error code or ``None`` for a success; ``counted`` whether
     the call was counted against the app's allowance; ``call_number`` the number
-    faults are decided by (``None`` for calls that failed authentication).
+    faults are decided by (``None`` for calls that failed authentication);
+    ``path`` the path as sent and ``params`` its parameters without secrets.
     """
 
     at: float
@@ -60,6 +82,16 @@ class CallRecord:
     fault: str | None = None
     counted: bool = False
     call_number: int | None = None
+    path: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+
+def record_json(record: CallRecord) -> dict[str, Any]:
+    """``record`` as a JSON object (``params`` as an object; no token is in a record)."""
+    out = asdict(record)
+    out["route"] = str(record.route)
+    out["params"] = dict(record.params)
+    return out
 
 
 class CallLog:

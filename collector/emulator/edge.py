@@ -25,13 +25,17 @@ REQUIRED_SCOPES: tuple[str, ...] = ("instagram_basic", "instagram_manage_insight
 
 @dataclass(frozen=True)
 class EdgeRequest:
-    """One insights request as the server received it (values are raw strings)."""
+    """One insights request as the server received it (values are raw strings).
+
+    ``path`` is the path as sent (a batch item's ``relative_url`` path), for the call log.
+    """
 
     version: str
     ig_user_id: str
     params: Mapping[str, str]
     authorization: str | None
     base_url: str
+    path: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ decide which applies live in :mod:`collector.emulator.query`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from collector.emulator.rules import (
     DEMOGRAPHIC_BREAKDOWNS,
     METRIC_TYPES,
@@ -31,11 +33,11 @@ def msg_metric_list_invalid() -> str:
     return "(#100) The parameter metric must be a comma-separated list or a JSON array of strings"
 
 
-def msg_unknown_metric(index: int, version: str) -> str:
-    return (
-        f"(#100) metric[{index}] must be one of the following values: "
-        f"{_names(list(catalogue(version)))}"
-    )
+def msg_unknown_metric(index: int, version: str, retired: Collection[str] = ()) -> str:
+    # The list is of the values the request could have used, so a metric the scenario
+    # retired in every version is not offered (SPEC 5 quotes the list as Meta writes it).
+    valid = [name for name in catalogue(version) if name not in retired]
+    return f"(#100) metric[{index}] must be one of the following values: {_names(valid)}"
 
 
 def msg_unknown_period() -> str:

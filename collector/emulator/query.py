@@ -125,7 +125,7 @@ def parse_query(
         return Rejection(M.msg_metric_list_invalid())
     for index, name in enumerate(names):
         if name not in catalogue or name in retired:
-            return Rejection(M.msg_unknown_metric(index, version))
+            return Rejection(M.msg_unknown_metric(index, version, retired))
     metrics = tuple(catalogue[name] for name in names)
 
     period = _param(params, "period")

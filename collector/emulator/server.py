@@ -1,16 +1,11 @@
 """The emulator's HTTP face: aiohttp.web routes over the edge, limits, faults and the call log.
 
-Routes (SPEC 1, 7, 8):
-
-- ``GET|POST /{version}/{ig_user_id}/insights`` (POST: form fields merged over
-  the query) and ``/{ig_user_id}/insights`` (the default version);
-- ``POST /{version}/`` and ``POST /``: batches (:mod:`collector.emulator.batch`);
-- ``GET [/{version}]/debug_token`` and ``GET [/{version}]/me/accounts``;
-- ``GET [/{version}]/{node-id}``: Page, IG User and ``/me`` nodes
-  (:mod:`collector.emulator.nodes`);
-- every path above also with a trailing slash (facebook-business writes
-  ``/v21.0/{page-id}/``);
-- anything else: a Graph error, code 2500 "Unknown path components".
+Routes (SPEC 1, 7, 8; the table in docs/emulator.md): insights GET/POST with or
+without a version (POST: form fields merged over the query), batches, ``debug_token``,
+``me/accounts`` and the Page / IG User / ``/me`` nodes, each also with a trailing
+slash (facebook-business writes ``/v21.0/{page-id}/``); the call log for other
+processes (:mod:`collector.emulator.control`); anything else is a Graph error, code
+2500 "Unknown path components".
 
 The pipeline of one insights call or batch item (:meth:`EmulatorState.serve_edge`):
 
@@ -40,9 +35,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from collector.emulator import batch, faults, nodes, tokens
+from collector.emulator import batch, control, faults, nodes, tokens
 from collector.emulator.answers import answer_insights
-from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint
+from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint, public_params
 from collector.emulator.clock import EmulatorClock, SystemClock
 from collector.emulator.edge import (
     EdgeAnswer,
@@ -52,12 +47,7 @@ from collector.emulator.edge import (
     token_of,
 )
 from collector.emulator.faults import GRAPH_FAULT_ERRORS, TRANSPORT_FAULTS, FaultPlan
-from collector.emulator.limits import (
-    LIMIT_ERRORS,
-    Limiter,
-    saturated_headers,
-    usage_headers,
-)
+from collector.emulator.limits import LIMIT_ERRORS, Limiter, saturated_headers, usage_headers
 from collector.emulator.scenario import Account, Scenario, default_scenario
 
 DEFAULT_VERSION = "v17.0"  # what an unversioned insights path is served as
@@ -139,7 +129,8 @@ class EmulatorState:
                 usage = self.limiter.count_app_only(info.app, now)
                 headers = usage_headers(usage, None, self.scenario.limits)
             served = Served(caller.status, caller.body, headers)
-            self._log(served, route, now, app=info.app if info else None, account=None, token=token)
+            app = info.app if info else None
+            self._log(served, route, now, req, app=app, account=None, token=token)
             return served
 
         account = caller.account
@@ -160,6 +151,7 @@ class EmulatorState:
                 served,
                 route,
                 now,
+                req,
                 app=caller.app.name,
                 account=account.id,
                 token=token,
@@ -176,7 +168,7 @@ class EmulatorState:
             else:
                 answer = answer_insights(self.scenario, req, caller, now)
                 served = Served(answer.status, answer.body, headers, kind, number)
-        self._log(served, route, now, app=caller.app.name, account=account.id, token=token)
+        self._log(served, route, now, req, app=caller.app.name, account=account.id, token=token)
         return served
 
     def _graph_fault(
@@ -194,19 +186,22 @@ class EmulatorState:
             headers = {**headers, **saturated_headers(account)}
         return Served(answer.status, answer.body, headers, fault=kind, call_number=number)
 
-    def log_plain(self, route: Route, answer: EdgeAnswer, token: str | None) -> None:
-        """Log an uncounted call (token endpoints, unknown paths, refused batches)."""
+    def log_plain(
+        self, route: Route, answer: EdgeAnswer, req: EdgeRequest, token: str | None
+    ) -> None:
+        """Log an uncounted call (token endpoints, nodes, unknown paths, refused batches);
+        ``token`` is the caller's token to fingerprint (``None``: none worth naming)."""
         served = Served(answer.status, answer.body, {})
         info = self.scenario.token_info(token) if token else None
-        self._log(
-            served, route, self.now(), app=info.app if info else None, account=None, token=token
-        )
+        app = info.app if info else None
+        self._log(served, route, self.now(), req, app=app, account=None, token=token)
 
     def _log(
         self,
         served: Served,
         route: Route,
         now: float,
+        req: EdgeRequest,
         *,
         app: str | None,
         account: str | None,
@@ -229,6 +224,8 @@ class EmulatorState:
                 fault=served.fault,
                 counted=app is not None and route in (Route.INSIGHTS, Route.BATCH_ITEM),
                 call_number=served.call_number,
+                path=req.path,
+                params=public_params(req.params),
             )
         )
 
@@ -293,6 +290,7 @@ def _edge_request(request: web.Request, params: dict[str, str], ig_user_id: str)
         params=params,
         authorization=request.headers.get("Authorization"),
         base_url=str(request.url.origin()),
+        path=request.path,
     )
 
 
@@ -317,7 +315,7 @@ async def handle_batch(request: web.Request) -> web.StreamResponse:
         serve_item=lambda item: state.serve_edge(item, Route.BATCH_ITEM, in_batch=True),
     )
     if outcome.error is not None:
-        state.log_plain(Route.BATCH, outcome.error, token_of(req))
+        state.log_plain(Route.BATCH, outcome.error, req, token_of(req))
         return await send(request, state, outcome.error.status, outcome.error.body, {}, None)
     return await send(request, state, 200, outcome.items, outcome.headers, outcome.transport_fault)
 
@@ -326,7 +324,7 @@ async def handle_debug_token(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     req = _edge_request(request, await _params(request), "debug_token")
     answer = tokens.debug_token(state.scenario, req, state.now())
-    state.log_plain(Route.DEBUG_TOKEN, answer, None)  # the app token is no user's
+    state.log_plain(Route.DEBUG_TOKEN, answer, req, None)  # the app token is no user's
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
@@ -334,7 +332,7 @@ async def handle_me_accounts(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     req = _edge_request(request, await _params(request), "me")
     answer = tokens.me_accounts(state.scenario, req, request.path, state.now())
-    state.log_plain(Route.ME_ACCOUNTS, answer, token_of(req))
+    state.log_plain(Route.ME_ACCOUNTS, answer, req, token_of(req))
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
@@ -343,14 +341,14 @@ async def handle_node(request: web.Request) -> web.StreamResponse:
     node_id = request.match_info["node_id"]
     req = _edge_request(request, await _params(request), node_id)
     answer = nodes.answer_node(state.scenario, req, node_id, state.now())
-    state.log_plain(Route.NODE, answer, token_of(req))
+    state.log_plain(Route.NODE, answer, req, token_of(req))
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
 async def handle_unknown(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     answer = graph_error(2500, f"Unknown path components: {request.path}")
-    state.log_plain(Route.UNKNOWN, answer, None)
+    state.log_plain(Route.UNKNOWN, answer, _edge_request(request, await _params(request), ""), None)
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
@@ -360,6 +358,7 @@ def build_app(state: EmulatorState) -> web.Application:
     app[STATE_KEY] = state
     v = f"{{version:{VERSION_PATTERN}}}"
     r = app.router
+    control.add_routes(r, state.calls)
     for prefix in (f"/{v}", ""):
         for slash in ("", "/"):
             r.add_route("GET", f"{prefix}/debug_token{slash}", handle_debug_token)

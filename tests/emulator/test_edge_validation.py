@@ -99,6 +99,17 @@ def test_retired_metric_is_unknown(metric: str, version: str) -> None:
     assert text.startswith("(#100) metric[0] must be one of the following values: ")
 
 
+def test_metrics_retired_by_the_scenario_are_not_offered() -> None:
+    """A metric retired in every version is refused and left out of the list of valid values."""
+    world = scenario(retired_metrics=["impressions", "profile_views"])
+    status, code, text = error_of(
+        ask({"metric": "reach,impressions", "period": "day"}, world=world)
+    )
+    assert (status, code) == (400, 100)
+    assert text.startswith("(#100) metric[1] must be one of the following values: ")
+    assert listed(text) == CATALOGUES["v17.0"] - {"impressions", "profile_views"}
+
+
 def test_json_array_metric_parameter_is_accepted() -> None:
     """metric=["reach","impressions"] is read like reach,impressions."""
     answer = ask({"metric": '["reach","impressions"]', "period": "day"})

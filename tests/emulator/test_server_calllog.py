@@ -103,6 +103,66 @@ async def test_counts_by_app_and_account(http: aiohttp.ClientSession) -> None:
     assert emu.calls.count_by_account() == {ACC_1: 2, ACC_2: 1}
 
 
+async def test_the_log_keeps_path_and_parameters_without_secrets(
+    http: aiohttp.ClientSession,
+) -> None:
+    """A record holds the path and the parameters as sent, less access_token and proof."""
+    query = "metric=reach&period=day&since=1764000000&until=1764086400&appsecret_proof=ab12"
+    async with running_emulator(clock=FixedClock(NOW)) as emu:
+        target = f"{emu.base_url}/v17.0/{ACC_1}/insights?{query}&access_token={TOKEN_1}"
+        async with http.get(target):
+            pass
+    (record,) = emu.calls.records()
+    assert record.path == f"/v17.0/{ACC_1}/insights"
+    assert dict(record.params) == {
+        "metric": "reach",
+        "period": "day",
+        "since": "1764000000",
+        "until": "1764086400",
+    }
+
+
+async def test_batch_items_are_logged_with_their_own_path(http: aiohttp.ClientSession) -> None:
+    """Each batch item's record names its relative_url path; the batch field is never kept."""
+    items = f'[{{"method":"GET","relative_url":"{ACC_1}/insights?metric=reach&period=day"}}]'
+    async with (
+        running_emulator(clock=FixedClock(NOW)) as emu,
+        http.post(f"{emu.base_url}/v17.0/", data={"batch": items, "access_token": TOKEN_1}),
+    ):
+        pass
+    (record,) = emu.calls.records()
+    assert (record.route, record.path, dict(record.params)) == (
+        Route.BATCH_ITEM,
+        f"/{ACC_1}/insights",
+        {"metric": "reach", "period": "day"},
+    )
+
+
+async def test_other_processes_read_the_log_over_http(http: aiohttp.ClientSession) -> None:
+    """GET /_emulator/calls serves the records from ``start`` on and the next index, no token."""
+    async with running_emulator(clock=FixedClock(NOW)) as emu:
+        for account, token in ((ACC_1, TOKEN_1), (ACC_2, TOKEN_2)):
+            async with http.get(url(emu.base_url, account, token)):
+                pass
+        async with http.get(f"{emu.base_url}/_emulator/calls") as response:
+            everything = await response.json()
+            text = await response.text()
+        async with http.get(f"{emu.base_url}/_emulator/calls?start=1") as response:
+            later = await response.json()
+        assert len(emu.calls) == 2  # reading the log is not logged
+    assert everything["next"] == 2
+    assert [c["account"] for c in everything["calls"]] == [ACC_1, ACC_2]
+    first = everything["calls"][0]
+    assert (first["route"], first["status"], first["path"], first["params"]) == (
+        "insights",
+        200,
+        f"/v17.0/{ACC_1}/insights",
+        {"metric": "reach", "period": "day"},
+    )
+    assert TOKEN_1 not in text and TOKEN_2 not in text
+    assert [c["account"] for c in later["calls"]] == [ACC_2]
+
+
 def _record(real: float, app: str = "a") -> CallRecord:
     return CallRecord(at=0.0, real=real, route=Route.INSIGHTS, status=200, app=app)
 
