@@ -63,18 +63,27 @@ RETURNING l.key, l.account_id, l.app, l.metrics, l.period, l.since, l.until, l.p
 # Rows a job names, in a per-transaction scratch table (one COPY per chunk).
 _ENQUEUE_STAGE: Final = """
 CREATE TEMP TABLE enqueue_stage (
-    key TEXT, account_id TEXT, app TEXT, metrics TEXT, period TEXT, since BIGINT,
-    until BIGINT, params TEXT, rank INTEGER, force BOOLEAN) ON COMMIT DROP
+    ord BIGINT, key TEXT, account_id TEXT, app TEXT, metrics TEXT, period TEXT,
+    since BIGINT, until BIGINT, params TEXT, rank INTEGER, force BOOLEAN) ON COMMIT DROP
 """
-_ENQUEUE_COLUMNS: Final = "key, account_id, app, metrics, period, since, until, params, rank, force"
+_ENQUEUE_COLUMNS: Final = (
+    "ord, key, account_id, app, metrics, period, since, until, params, rank, force"
+)
 
-# New keys: a pending row each (the first copy of a key named twice).
+# New keys: a pending row each (the first copy of a key named twice). Registration
+# order (seq) is the job's order; the rows are inserted in key order all the same, so
+# two jobs adding the same new keys at once wait for each other rather than deadlock.
+# (A volatile function in a select list is evaluated after its query's ORDER BY.)
 _ENQUEUE_NEW: Final = """
 INSERT INTO ledger (key, account_id, app, metrics, period, since, until, params, rank,
-                    priority, state, updated_at)
-SELECT DISTINCT ON (key) key, account_id, app, metrics, period, since, until, params, rank,
-       %(priority)s, 'pending', %(now)s
-FROM enqueue_stage ORDER BY key
+                    priority, state, updated_at, seq)
+SELECT key, account_id, app, metrics, period, since, until, params, rank,
+       %(priority)s, 'pending', %(now)s, seq
+FROM (SELECT *, nextval(pg_get_serial_sequence('ledger', 'seq')) AS seq
+      FROM (SELECT DISTINCT ON (key) * FROM enqueue_stage ORDER BY key, ord) AS first
+      WHERE NOT EXISTS (SELECT 1 FROM ledger AS l WHERE l.key = first.key)
+      ORDER BY ord) AS numbered
+ORDER BY key
 ON CONFLICT (key) DO NOTHING
 """
 
@@ -200,12 +209,12 @@ class PostgresQueue:
             # Streamed into the stage first, so the ledger rows are then locked at once,
             # in key order, and the job appears whole at commit.
             await cur.execute(_ENQUEUE_STAGE)
-            it = iter(requests)
+            it = enumerate(requests)
             while chunk := list(islice(it, _CHUNK)):
                 async with cur.copy(f"COPY enqueue_stage ({_ENQUEUE_COLUMNS}) FROM STDIN") as copy:
-                    for r in chunk:
+                    for i, r in chunk:
                         await copy.write_row(
-                            (r.key, r.account_id, r.app, ",".join(r.metrics), r.period,
+                            (i, r.key, r.account_id, r.app, ",".join(r.metrics), r.period,
                              r.since, r.until, r.params, r.rank, r.force)
                         )  # fmt: skip
             await cur.execute(_ENQUEUE_NEW, params)
