@@ -238,7 +238,7 @@ async def test_job_progress_counts_its_rows(queue_store: Any) -> None:
     assert dict(info.description) == {"since": "2024-01-01"}
     claims = await queue_store.claim("w1", ["app-a"], 4, 30)
     assert (await queue_store.job(job)).state == "running"
-    a, b, c, d = claims
+    a, b = claims[:2]
     await _record(
         queue_store, _fence("w1", *claims), _done(a), _done(b),
         outcome("c", state="no_data"), outcome("d", state="failed", reason="code 100"),
