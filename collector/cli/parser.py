@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from collector import __version__
+from collector.cli.db import add_db_arguments
 from collector.errors import EXIT_USAGE
 
 LOG_FORMATS = ("auto", "json", "console")
@@ -112,6 +113,8 @@ def build_parser() -> Parser:
         "daemon", "keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"
     )
     daemon.add_argument("--config", required=True, type=Path)
+
+    add_db_arguments(command("db", "create or upgrade a store's tables (db upgrade)"), common)
 
     demo = command("demo", "start the bundled emulator and pull config/demo.toml")
     demo.add_argument("--config", type=Path, default=None, help="default: config/demo.toml")

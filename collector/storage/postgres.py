@@ -139,21 +139,12 @@ class PostgresStore(PostgresQueue):
         or the database cannot be reached, and
         :class:`~collector.storage.schema.SchemaError` for a newer schema.
         """
-        location = redact_url(url) + (f" (schema {schema})" if schema else "")
-        psycopg, dict_row, pool_class = _driver()
-        kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
-        if schema is not None:
-            kwargs["options"] = f"-c search_path={check_schema_name(schema)}"
-        try:
-            # A first connection of its own: a wrong URL or password fails here, with
-            # libpq's reason (the pool would only time out).
-            conn = await psycopg.AsyncConnection.connect(
-                url, connect_timeout=_CONNECT_TIMEOUT_S, **kwargs
-            )
-        except psycopg.Error as error:
-            reason = redact_text(str(error).strip(), [_password(url)])
-            raise OutputError(f"cannot connect to {location}: {reason}") from None
-        async with conn:
+        location = _location(url, schema)
+        _psycopg, dict_row, pool_class = _driver()
+        kwargs = _connect_kwargs(schema, dict_row)
+        # A first connection of its own: a wrong URL or password fails here, with
+        # libpq's reason (the pool would only time out).
+        async with await _connect(url, location, kwargs) as conn:
             await migrate(conn, location, schema)
 
         async def configure(conn: AsyncConnection[DictRow]) -> None:
@@ -170,6 +161,18 @@ class PostgresStore(PostgresQueue):
         )
         await pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
         return cls(pool, location, clock or SystemClock(), write_method)
+
+    @staticmethod
+    async def upgrade(url: str, *, schema: str | None = None) -> tuple[str, int]:
+        """Create or migrate the store at ``url``; its location and the version it had.
+
+        ``ig-collector db upgrade``: what :meth:`open` does first, without the pool.
+        Raises as :meth:`open` does.
+        """
+        location = _location(url, schema)
+        _psycopg, dict_row, _pool_class = _driver()
+        async with await _connect(url, location, _connect_kwargs(schema, dict_row)) as conn:
+            return location, await migrate(conn, location, schema)
 
     @property
     def location(self) -> str:
@@ -307,6 +310,33 @@ def _point(row: DictRow) -> Point:
         value=_number(row["value"]), api_version=row["api_version"],
         fetched_at=row["fetched_at"],
     )  # fmt: skip
+
+
+def _location(url: str, schema: str | None) -> str:
+    """How messages name the store: its redacted URL, and the schema if one is named."""
+    return redact_url(url) + (f" (schema {schema})" if schema else "")
+
+
+def _connect_kwargs(schema: str | None, dict_row: Any) -> dict[str, Any]:
+    """Every connection's settings: autocommit, rows by column name, the search path."""
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
+    if schema is not None:
+        kwargs["options"] = f"-c search_path={check_schema_name(schema)}"
+    return kwargs
+
+
+async def _connect(url: str, location: str, kwargs: dict[str, Any]) -> AsyncConnection[DictRow]:
+    """One connection to ``url``, or an OutputError with libpq's reason (password blanked)."""
+    import psycopg
+
+    try:
+        conn: AsyncConnection[DictRow] = await psycopg.AsyncConnection.connect(
+            url, connect_timeout=_CONNECT_TIMEOUT_S, **kwargs
+        )
+    except psycopg.Error as error:
+        reason = redact_text(str(error).strip(), [_password(url)])
+        raise OutputError(f"cannot connect to {location}: {reason}") from None
+    return conn
 
 
 def _password(url: str) -> str | None:
