@@ -15,6 +15,9 @@ Where PostgreSQL differs from the SQLite file:
   when an upsert compares) and NaN or infinities are refused, as SQLite's
   NOT NULL refuses the NULL a NaN becomes there; ``id`` is the insertion
   order SQLite's rowid gives.
+- Keys and identities compare byte for byte (``COLLATE "C"``), as SQLite's do,
+  whatever the database's locale: cheaper to index, and the order Python's
+  ``sorted`` gives, which the writers use to lock rows in one order.
 - ``ledger.seq`` is a BIGSERIAL: registration order for claims (SQLite's rowid).
 - Leases, budgets and heartbeats keep times as Unix seconds (DOUBLE PRECISION)
   from the store's injected clock, never the database's ``now()``.
@@ -37,15 +40,16 @@ __all__ = ["SCHEMA_VERSION", "STEPS", "check_schema_name", "migrate"]
 _VERSION_1: Final = """
 CREATE TABLE insights (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    account_id TEXT NOT NULL, metric TEXT NOT NULL, period TEXT NOT NULL,
-    end_time TEXT NULL, dimensions TEXT NOT NULL,
+    account_id TEXT COLLATE "C" NOT NULL, metric TEXT COLLATE "C" NOT NULL,
+    period TEXT COLLATE "C" NOT NULL, end_time TEXT COLLATE "C" NULL,
+    dimensions TEXT COLLATE "C" NOT NULL,
     value NUMERIC NOT NULL CONSTRAINT insights_value_finite
         CHECK (value NOT IN ('NaN', 'Infinity', '-Infinity')),
     api_version TEXT NOT NULL, fetched_at TEXT NOT NULL,
     CONSTRAINT insights_identity
         UNIQUE NULLS NOT DISTINCT (account_id, metric, period, end_time, dimensions));
 CREATE TABLE ledger (
-    key TEXT PRIMARY KEY, account_id TEXT NOT NULL, app TEXT NOT NULL,
+    key TEXT COLLATE "C" PRIMARY KEY, account_id TEXT NOT NULL, app TEXT NOT NULL,
     metrics TEXT NOT NULL, period TEXT NOT NULL, since BIGINT NULL, until BIGINT NULL,
     state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'no_data', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0, reason TEXT NULL, points INTEGER NOT NULL DEFAULT 0,
@@ -78,7 +82,7 @@ CREATE TABLE jobs (
     priority INTEGER NOT NULL, description TEXT NOT NULL, created_at TEXT NOT NULL,
     cancelled_at TEXT NULL);
 CREATE TABLE job_requests (
-    job_id BIGINT NOT NULL REFERENCES jobs (id), key TEXT NOT NULL,
+    job_id BIGINT NOT NULL REFERENCES jobs (id), key TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (job_id, key));
 CREATE INDEX job_requests_key ON job_requests (key);
 CREATE TABLE workers (

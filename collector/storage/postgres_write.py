@@ -59,8 +59,8 @@ _POINT_COLUMNS: Final = (
 # Per-connection scratch table for the copy method (made when a pool connection opens).
 STAGE: Final = """
 CREATE TEMP TABLE stage (
-    account_id TEXT, metric TEXT, period TEXT, end_time TEXT, dimensions TEXT,
-    value NUMERIC, api_version TEXT, fetched_at TEXT, seq BIGINT)
+    account_id TEXT COLLATE "C", metric TEXT COLLATE "C", period TEXT COLLATE "C",
+    end_time TEXT COLLATE "C", dimensions TEXT COLLATE "C", value NUMERIC, api_version TEXT, fetched_at TEXT, seq BIGINT)
 """
 
 # Both methods end in this: a stored equal value (numerically) is not touched.
