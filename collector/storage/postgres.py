@@ -25,17 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
 from collector.clock import Clock, SystemClock
-from collector.errors import OutputError
-from collector.logs import redact_text
 from collector.model.outcome import (
     STATES,
     AccountLedger,
@@ -45,8 +41,16 @@ from collector.model.outcome import (
     PlannedLike,
 )
 from collector.model.records import Point
+from collector.storage.postgres_connect import (
+    CONNECT_TIMEOUT_S,
+    connect,
+    connect_kwargs,
+    driver,
+    location_of,
+    redact_url,
+)
 from collector.storage.postgres_queue import PostgresQueue
-from collector.storage.postgres_schema import SCHEMA_VERSION, check_schema_name, migrate
+from collector.storage.postgres_schema import SCHEMA_VERSION, migrate
 from collector.storage.postgres_write import (
     DEFAULT_WRITE_METHOD,
     STAGE,
@@ -60,11 +64,12 @@ if TYPE_CHECKING:
     from psycopg.rows import DictRow
     from psycopg_pool import AsyncConnectionPool
 
+    from collector.storage.protocol import InsightStore
+    from collector.storage.queue import WorkQueue
+
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "redact_url"]
 
-INSTALL_HINT: Final = "pip install 'ig-collector[postgres]'"
 _POOL_MAX: Final = 6  # the write transaction, claims, heartbeats and pacers of one process
-_CONNECT_TIMEOUT_S: Final = 10
 
 _LEDGER_COLUMNS: Final = (
     "key, account_id, app, metrics, period, since, until, state, attempts, reason, points,"
@@ -82,23 +87,6 @@ SELECT account_id,
        count(*) FILTER (WHERE state = 'failed') AS failed
 FROM ledger GROUP BY account_id
 """
-
-
-def redact_url(url: str) -> str:
-    """``url`` (a libpq URL or ``key=value`` string) without its password, for messages."""
-    if "://" not in url:
-        return re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hosts = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:***@{hosts}" if colon else f"{user}@{hosts}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 class PostgresStore(PostgresQueue):
@@ -139,12 +127,12 @@ class PostgresStore(PostgresQueue):
         or the database cannot be reached, and
         :class:`~collector.storage.schema.SchemaError` for a newer schema.
         """
-        location = _location(url, schema)
-        _psycopg, dict_row, pool_class = _driver()
-        kwargs = _connect_kwargs(schema, dict_row)
+        location = location_of(url, schema)
+        _psycopg, dict_row, pool_class = driver()
+        kwargs = connect_kwargs(schema, dict_row)
         # A first connection of its own: a wrong URL or password fails here, with
         # libpq's reason (the pool would only time out).
-        async with await _connect(url, location, kwargs) as conn:
+        async with await connect(url, location, kwargs) as conn:
             await migrate(conn, location, schema)
 
         async def configure(conn: AsyncConnection[DictRow]) -> None:
@@ -159,7 +147,7 @@ class PostgresStore(PostgresQueue):
             open=False,
             name="ig-collector",
         )
-        await pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+        await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         return cls(pool, location, clock or SystemClock(), write_method)
 
     @staticmethod
@@ -169,9 +157,9 @@ class PostgresStore(PostgresQueue):
         ``ig-collector db upgrade``: what :meth:`open` does first, without the pool.
         Raises as :meth:`open` does.
         """
-        location = _location(url, schema)
-        _psycopg, dict_row, _pool_class = _driver()
-        async with await _connect(url, location, _connect_kwargs(schema, dict_row)) as conn:
+        location = location_of(url, schema)
+        _psycopg, dict_row, _pool_class = driver()
+        async with await connect(url, location, connect_kwargs(schema, dict_row)) as conn:
             return location, await migrate(conn, location, schema)
 
     @property
@@ -312,50 +300,8 @@ def _point(row: DictRow) -> Point:
     )  # fmt: skip
 
 
-def _location(url: str, schema: str | None) -> str:
-    """How messages name the store: its redacted URL, and the schema if one is named."""
-    return redact_url(url) + (f" (schema {schema})" if schema else "")
+if TYPE_CHECKING:
 
-
-def _connect_kwargs(schema: str | None, dict_row: Any) -> dict[str, Any]:
-    """Every connection's settings: autocommit, rows by column name, the search path."""
-    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row}
-    if schema is not None:
-        kwargs["options"] = f"-c search_path={check_schema_name(schema)}"
-    return kwargs
-
-
-async def _connect(url: str, location: str, kwargs: dict[str, Any]) -> AsyncConnection[DictRow]:
-    """One connection to ``url``, or an OutputError with libpq's reason (password blanked)."""
-    import psycopg
-
-    try:
-        conn: AsyncConnection[DictRow] = await psycopg.AsyncConnection.connect(
-            url, connect_timeout=_CONNECT_TIMEOUT_S, **kwargs
-        )
-    except psycopg.Error as error:
-        reason = redact_text(str(error).strip(), [_password(url)])
-        raise OutputError(f"cannot connect to {location}: {reason}") from None
-    return conn
-
-
-def _password(url: str) -> str | None:
-    """The password written in ``url``, to blank it out of driver messages."""
-    if "://" in url:
-        return urlsplit(url).password
-    found = re.search(r"(?i)\bpassword\s*=\s*(\S+)", url)
-    return found.group(1).strip("'") if found else None
-
-
-def _driver() -> tuple[Any, Any, Any]:
-    """psycopg, its ``dict_row`` and ``AsyncConnectionPool``, or an OutputError naming the extra."""
-    try:
-        import psycopg
-        from psycopg.rows import dict_row
-        from psycopg_pool import AsyncConnectionPool
-    except ImportError as error:
-        raise OutputError(
-            f"the PostgreSQL store needs psycopg 3 ({error.name} is not installed);"
-            f" install it with: {INSTALL_HINT}"
-        ) from None
-    return psycopg, dict_row, AsyncConnectionPool
+    def _conforms(store: PostgresStore) -> tuple[InsightStore, WorkQueue]:
+        """mypy checks that the store serves both seams."""
+        return store, store

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresQueue"]
 
 _CHUNK: Final = 5_000
+_ANALYZE_AFTER: Final = 1_000  # rows a job named: enough to refresh the planner's statistics
 
 # Claimable: pending, not under a live lease, asked for by a job that is not cancelled.
 _CLAIMABLE: Final = """
@@ -218,8 +219,15 @@ class PostgresQueue:
                              r.since, r.until, r.params, r.rank, r.force)
                         )  # fmt: skip
             await cur.execute(_ENQUEUE_NEW, params)
+            named = cur.rowcount
             await cur.execute(_ENQUEUE_EXISTING, params)
+            named += cur.rowcount
             await cur.execute(_ENQUEUE_LINK, (job_id,))
+        if named >= _ANALYZE_AFTER:
+            # Without statistics (a new ledger) the planner sorts every pending row for
+            # each claim instead of walking the claim index: 30 ms per claim of 16 in a
+            # queue of 10,000, 1 ms with them. Autovacuum would get there within a minute.
+            await self._execute("ANALYZE ledger, job_requests, jobs")
         return job_id
 
     async def claim(

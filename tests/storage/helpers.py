@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from collector.model.outcome import Outcome, OutcomeState
 from collector.model.records import Point
@@ -35,6 +36,14 @@ def outcome(
 ) -> Outcome:
     """The outcome of request ``key`` with ``points``."""
     return Outcome(key, account, app, ("reach",), "day", 100, 200, state, points, attempts, reason)
+
+
+async def commit(store: Any, *outcomes: Outcome) -> tuple[Point, ...]:
+    """Record ``outcomes`` in one transaction of ``store``; the changed points."""
+    async with store.transaction() as tx:
+        changes = await tx.record_outcomes(list(outcomes))
+    changed: tuple[Point, ...] = changes.changed
+    return changed
 
 
 class Abandon(Exception):

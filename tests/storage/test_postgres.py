@@ -1,26 +1,22 @@
-"""The PostgreSQL store: upsert semantics, ledger, checkpoint, transactions, schema, sequence."""
+"""The PostgreSQL store: upsert semantics, ledger, checkpoint, transactions (see also
+test_postgres_open.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
 
 from collector.clock import ManualClock
-from collector.errors import OutputError
-from collector.model.outcome import Checkpoint, Outcome
-from collector.model.records import Point
-from collector.storage.postgres import PostgresStore, redact_url
-from collector.storage.postgres_schema import SCHEMA_VERSION, migrate
+from collector.model.outcome import Checkpoint
+from collector.storage.postgres import PostgresStore
 from collector.storage.postgres_write import WRITE_METHODS
 from collector.storage.protocol import InsightStore, StoreTransaction
 from collector.storage.queue import WorkQueue
-from collector.storage.schema import SchemaError
-from tests.storage.helpers import Abandon, Planned, outcome, point
+from tests.storage.helpers import Abandon, Planned, commit, outcome, point
 
 
 @pytest.fixture(params=WRITE_METHODS)
@@ -33,12 +29,6 @@ async def store(
     )
     yield opened
     await opened.close()
-
-
-async def _commit(store: PostgresStore, *outcomes: Outcome) -> tuple[Point, ...]:
-    async with store.transaction() as tx:
-        changes = await tx.record_outcomes(list(outcomes))
-    return changes.changed
 
 
 def _rows(url: str, schema: str) -> list[tuple[object, ...]]:
@@ -54,29 +44,29 @@ async def test_null_end_time_points_with_same_identity_leave_one_row(
     store: PostgresStore, pg_url: str, pg_schema: str
 ) -> None:
     """Two points without end_time and the same identity, in two batches, are stored once."""
-    await _commit(store, outcome("k1", (point(10, end_time=None),)))
-    await _commit(store, outcome("k2", (point(10, end_time=None),)))
+    await commit(store, outcome("k1", (point(10, end_time=None),)))
+    await commit(store, outcome("k2", (point(10, end_time=None),)))
     assert len(_rows(pg_url, pg_schema)) == 1
 
 
 async def test_null_end_time_change_updates_the_one_row(store: PostgresStore) -> None:
     """A new value for a null-end_time identity replaces the old one instead of adding a row."""
-    await _commit(store, outcome("k1", (point(10, end_time=None),)))
+    await commit(store, outcome("k1", (point(10, end_time=None),)))
     newer = point(11, end_time=None, fetched_at="2024-03-02T00:00:00Z")
-    assert await _commit(store, outcome("k2", (newer,))) == (newer,)
+    assert await commit(store, outcome("k2", (newer,))) == (newer,)
     assert await store.points() == [newer]
 
 
 async def test_null_and_real_end_time_are_distinct(store: PostgresStore) -> None:
     """A point with end_time and one without, otherwise equal, are two rows."""
-    await _commit(store, outcome("k1", (point(1, end_time=None), point(1))))
+    await commit(store, outcome("k1", (point(1, end_time=None), point(1))))
     assert len(await store.points()) == 2
 
 
 async def test_duplicate_identity_within_a_batch_keeps_the_last(store: PostgresStore) -> None:
     """Two copies of one identity in one batch store one row with the later value."""
     first, last = point(1), point(2, fetched_at="2024-03-01T11:00:00Z")
-    changed = await _commit(store, outcome("k1", (first,)), outcome("k2", (last,)))
+    changed = await commit(store, outcome("k1", (first,)), outcome("k2", (last,)))
     assert (changed, await store.points()) == ((last,), [last])
 
 
@@ -84,15 +74,15 @@ async def test_dimension_order_does_not_change_identity(store: PostgresStore) ->
     """The same dimensions given in another key order are the same point."""
     a = point(5, dimensions={"follow_type": "FOLLOWER", "media_product_type": "REELS"})
     b = point(5, dimensions={"media_product_type": "REELS", "follow_type": "FOLLOWER"})
-    await _commit(store, outcome("k1", (a,)))
-    assert await _commit(store, outcome("k2", (b,))) == ()
+    await commit(store, outcome("k1", (a,)))
+    assert await commit(store, outcome("k2", (b,))) == ()
 
 
 async def test_values_read_back_with_their_type_and_precision(store: PostgresStore) -> None:
     """Integers read back as int, fractions as the same float (all 17 digits kept)."""
     values = (5, 2.5, 0.1 + 0.2, 12345678901234567890, -3)
     points = tuple(point(v, metric=f"m{i}") for i, v in enumerate(values))
-    await _commit(store, outcome("k1", points))
+    await commit(store, outcome("k1", points))
     read = [p.value for p in await store.points()]
     assert read == list(values)
     assert [type(v) for v in read] == [int, float, float, int, int]
@@ -100,14 +90,14 @@ async def test_values_read_back_with_their_type_and_precision(store: PostgresSto
 
 async def test_integral_float_reads_back_as_int(store: PostgresStore) -> None:
     """A value of 5.0 reads back as the int 5, as SQLite's NUMERIC affinity stores it."""
-    await _commit(store, outcome("k1", (point(5.0),)))
+    await commit(store, outcome("k1", (point(5.0),)))
     [read] = await store.points()
     assert (type(read.value), read.value) == (int, 5)
 
 
 async def test_equal_value_of_another_type_is_unchanged(store: PostgresStore) -> None:
     """5 and 5.0 are the same value: the second is not a change."""
-    await _commit(store, outcome("k1", (point(5),)))
+    await commit(store, outcome("k1", (point(5),)))
     async with store.transaction() as tx:
         changes = await tx.record_outcomes([outcome("k2", (point(5.0),))])
     assert (changes.changed, changes.unchanged) == ((), 1)
@@ -116,14 +106,14 @@ async def test_equal_value_of_another_type_is_unchanged(store: PostgresStore) ->
 async def test_new_points_are_reported_changed_in_order(store: PostgresStore) -> None:
     """Points never stored before come back as the batch's changed points, in order."""
     points = (point(2, metric="zeta"), point(1, metric="alpha"))
-    assert await _commit(store, outcome("k1", points)) == points
+    assert await commit(store, outcome("k1", points)) == points
 
 
 async def test_unchanged_value_is_left_alone(
     store: PostgresStore, pg_url: str, pg_schema: str
 ) -> None:
     """Storing an equal value again changes nothing, not even fetched_at or api_version."""
-    await _commit(store, outcome("k1", (point(7),)))
+    await commit(store, outcome("k1", (point(7),)))
     again = point(7, fetched_at="2024-03-05T00:00:00Z", api_version="v18.0")
     async with store.transaction() as tx:
         batch = await tx.record_outcomes([outcome("k2", (again,))])
@@ -137,9 +127,9 @@ async def test_changed_value_updates_value_version_and_fetched_at(
     store: PostgresStore, pg_url: str, pg_schema: str
 ) -> None:
     """A different value replaces value, api_version and fetched_at of the stored row."""
-    await _commit(store, outcome("k1", (point(7),)))
+    await commit(store, outcome("k1", (point(7),)))
     newer = point(9, fetched_at="2024-03-05T00:00:00Z", api_version="v18.0")
-    assert await _commit(store, outcome("k2", (newer,))) == (newer,)
+    assert await commit(store, outcome("k2", (newer,))) == (newer,)
     assert _rows(pg_url, pg_schema) == [
         ("111", "reach", "day", "2024-02-20T08:00:00Z", "{}", "9", "v18.0", "2024-03-05T00:00:00Z")
     ]
@@ -148,7 +138,7 @@ async def test_changed_value_updates_value_version_and_fetched_at(
 async def test_a_nan_value_is_refused(store: PostgresStore) -> None:
     """A NaN cannot be stored: the backend raises and the transaction rolls back."""
     with pytest.raises(psycopg.errors.CheckViolation):
-        await _commit(store, outcome("k1", (point(float("nan")),)))
+        await commit(store, outcome("k1", (point(float("nan")),)))
     assert (await store.points(), await store.ledger_entry("k1")) == ([], None)
 
 
@@ -160,12 +150,12 @@ async def test_a_batch_of_many_points_is_stored_once_each_in_order(store: Postgr
     points = [point(i, account=str(100 + i // 24), end_time=ends[i % 24]) for i in range(2_300)]
     repeats = [point(-i, account=str(100 + i // 24), end_time=ends[i % 24]) for i in (3, 1_700)]
     batch = (outcome("k1", tuple(points[:1_150])), outcome("k2", (*points[1_150:], *repeats)))
-    changed = await _commit(store, *batch)
+    changed = await commit(store, *batch)
     expected = [p for i, p in enumerate(points) if i not in (3, 1_700)] + repeats
     assert list(changed) == expected
     stored = {(p.account_id, p.end_time): p.value for p in await store.points()}
     assert stored == {(p.account_id, p.end_time): p.value for p in expected}
-    assert await _commit(store, *batch) == ()
+    assert await commit(store, *batch) == ()
 
 
 async def test_two_calls_in_one_transaction_compare_with_the_first(store: PostgresStore) -> None:
@@ -219,7 +209,7 @@ async def test_a_transaction_cannot_be_used_after_its_block(store: PostgresStore
     assert await store.ledger_entry("late") is None
 
 
-async def test_batch_holds_out_other_writers_until_commit(store: PostgresStore) -> None:
+async def test_batch_holds_out_other_writers_untilcommit(store: PostgresStore) -> None:
     """register_pending waits while a batch transaction is open and runs after its commit."""
     batch = contextlib.AsyncExitStack()
     tx = await batch.enter_async_context(store.transaction())
@@ -251,7 +241,7 @@ async def test_register_pending_without_window_stores_null_edges(store: Postgres
 
 async def test_register_pending_ignores_known_keys(store: PostgresStore) -> None:
     """Registering a key already in the ledger keeps its state and counts nothing."""
-    await _commit(store, outcome("p1", (point(1),)))
+    await commit(store, outcome("p1", (point(1),)))
     assert await store.register_pending([Planned("p1", "111")]) == 0
     entry = await store.ledger_entry("p1")
     assert entry is not None and entry.state == "done"
@@ -266,7 +256,7 @@ async def test_register_pending_consumes_a_generator_lazily(store: PostgresStore
 async def test_done_outcome_moves_pending_to_done(store: PostgresStore) -> None:
     """A done outcome sets state done, its point count and the attempts."""
     await store.register_pending([Planned("p1", "111")])
-    await _commit(store, outcome("p1", (point(1), point(2, metric="impressions")), attempts=2))
+    await commit(store, outcome("p1", (point(1), point(2, metric="impressions")), attempts=2))
     entry = await store.ledger_entry("p1")
     assert entry is not None
     assert (entry.state, entry.points, entry.attempts, entry.reason) == ("done", 2, 2, None)
@@ -274,25 +264,25 @@ async def test_done_outcome_moves_pending_to_done(store: PostgresStore) -> None:
 
 async def test_failed_then_done_adds_attempts(store: PostgresStore) -> None:
     """A failed request that later succeeds is done, with the attempts of both."""
-    await _commit(store, outcome("p1", state="failed", attempts=3, reason="code 2"))
+    await commit(store, outcome("p1", state="failed", attempts=3, reason="code 2"))
     entry = await store.ledger_entry("p1")
     assert entry is not None and (entry.state, entry.reason) == ("failed", "code 2")
-    await _commit(store, outcome("p1", (point(1),), attempts=1))
+    await commit(store, outcome("p1", (point(1),), attempts=1))
     entry = await store.ledger_entry("p1")
     assert entry is not None and (entry.state, entry.attempts, entry.reason) == ("done", 4, None)
 
 
 async def test_failure_never_demotes_a_finished_request(store: PostgresStore) -> None:
     """A failed outcome for a key already done leaves it done with its point count."""
-    await _commit(store, outcome("p1", (point(1),)))
-    await _commit(store, outcome("p1", state="failed", reason="code 1"))
+    await commit(store, outcome("p1", (point(1),)))
+    await commit(store, outcome("p1", state="failed", reason="code 1"))
     entry = await store.ledger_entry("p1")
     assert entry is not None and (entry.state, entry.points, entry.reason) == ("done", 1, None)
 
 
 async def test_one_key_twice_in_a_batch_counts_both(store: PostgresStore) -> None:
     """Two outcomes of one key in one batch add their attempts; a later failure does not demote."""
-    await _commit(
+    await commit(
         store, outcome("p1", (point(1),), attempts=2), outcome("p1", state="failed", attempts=1)
     )
     entry = await store.ledger_entry("p1")
@@ -301,7 +291,7 @@ async def test_one_key_twice_in_a_batch_counts_both(store: PostgresStore) -> Non
 
 async def test_ledger_updated_at_comes_from_the_clock(store: PostgresStore) -> None:
     """The ledger's updated_at is the injected clock's time."""
-    await _commit(store, outcome("p1", state="no_data"))
+    await commit(store, outcome("p1", state="no_data"))
     entry = await store.ledger_entry("p1")
     assert entry is not None and entry.updated_at == "2024-03-01T12:00:00Z"
 
@@ -311,7 +301,7 @@ async def test_finished_keys_and_summary(store: PostgresStore) -> None:
     and failures by reason per account."""
     await store.register_pending([Planned(k, "111") for k in ("a", "b", "c", "d", "e")])
     await store.register_pending([Planned("z", "222")])
-    await _commit(
+    await commit(
         store,
         outcome("a", (point(1),)),
         outcome("b", state="no_data"),
@@ -350,7 +340,7 @@ async def test_checkpoint_moves_only_with_its_data(store: PostgresStore) -> None
 async def test_freshness_from_ledger_and_data(store: PostgresStore) -> None:
     """Freshness names the newest finished refresh, the lifetime request and end_time."""
     await store.register_pending([Planned("x", "222")])
-    await _commit(
+    await commit(
         store,
         outcome("111|refresh", (point(1, end_time="2024-02-21T08:00:00Z"),)),
         outcome("111|aud", state="no_data"),
@@ -363,7 +353,7 @@ async def test_freshness_from_ledger_and_data(store: PostgresStore) -> None:
 
 async def test_points_filters_by_account(store: PostgresStore) -> None:
     """points(account_id) returns only that account's points."""
-    await _commit(store, outcome("k1", (point(1), point(2, account="222"))))
+    await commit(store, outcome("k1", (point(1), point(2, account="222"))))
     assert [p.value for p in await store.points("222")] == [2]
 
 
@@ -390,124 +380,3 @@ async def test_the_store_serves_both_protocols(pg_store: PostgresStore) -> None:
         held: StoreTransaction = tx
         changes = await held.record_outcomes([outcome("k1", (point(5),)), outcome("k2")])
     assert (len(changes.changed), await queue.jobs()) == (1, [])
-
-
-# -- the commit sequence ---------------------------------------------------------------
-
-
-async def test_commit_sequence_follows_commit_order_across_connections(
-    pg_url: str, pg_schema: str, manual_clock: ManualClock
-) -> None:
-    """Of two transactions on two stores, the one that commits first gets the lower
-    sequence numbers, whichever began first; a reader sees them in commit order."""
-    early = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
-    late = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
-    try:
-        first = contextlib.AsyncExitStack()
-        tx = await first.enter_async_context(early.transaction())
-        await tx.record_outcomes([outcome("a", (point(1, metric="began_first"),))])
-        async with late.transaction() as other:
-            await other.record_outcomes([outcome("b", (point(2, metric="committed_first"),))])
-        assert [p.metric for _, p in await late.committed_after(0, 10)] == ["committed_first"]
-        await first.aclose()
-        seen = await late.committed_after(0, 10)
-        assert [p.metric for _, p in seen] == ["committed_first", "began_first"]
-        assert seen[0][0] < seen[1][0]
-        assert await late.committed_after(seen[0][0], 10) == seen[1:]
-    finally:
-        await early.close()
-        await late.close()
-
-
-async def test_a_changed_value_gets_a_new_sequence_number(store: PostgresStore) -> None:
-    """Rewriting a point moves it past everything committed before; an equal one does not."""
-    await _commit(store, outcome("k1", (point(1), point(1, metric="other"))))
-    [(a, _), (b, _)] = await store.committed_after(0, 10)
-    await _commit(store, outcome("k2", (point(2), point(1, metric="other"))))
-    assert [(p.metric, p.value) for _, p in await store.committed_after(max(a, b), 10)] == [
-        ("reach", 2)
-    ]
-
-
-async def test_committed_after_respects_the_limit(store: PostgresStore) -> None:
-    """committed_after returns at most ``limit`` points, the oldest first."""
-    await _commit(store, outcome("k1", tuple(point(i, metric=f"m{i}") for i in range(5))))
-    assert [p.value for _, p in await store.committed_after(0, 3)] == [0, 1, 2]
-
-
-# -- opening, schema and location --------------------------------------------------------
-
-
-def test_location_never_shows_the_password() -> None:
-    """The store's location drops the password from URLs and key=value strings alike."""
-    assert redact_url("postgresql://igc:s3cret@db:5432/x?sslmode=require&password=p2") == (
-        "postgresql://igc:***@db:5432/x?sslmode=require&password=%2A%2A%2A"
-    )
-    assert redact_url("host=db user=igc password='a b' dbname=x") == (
-        "host=db user=igc password=*** dbname=x"
-    )
-    assert redact_url("postgresql://igc@db/x") == "postgresql://igc@db/x"
-
-
-async def test_a_wrong_password_is_an_output_error_without_it(pg_url: str) -> None:
-    """A refused login is one OutputError naming the redacted URL, never the password."""
-    wrong = pg_url.replace("igc:igc@", "igc:Wr0ngPassw0rd@")
-    with pytest.raises(OutputError, match="cannot connect to") as caught:
-        await PostgresStore.open(wrong)
-    assert "Wr0ngPassw0rd" not in str(caught.value)
-
-
-async def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without psycopg installed, opening says which extra to install."""
-    monkeypatch.setitem(sys.modules, "psycopg_pool", None)
-    with pytest.raises(OutputError, match=r"pip install 'ig-collector\[postgres\]'"):
-        await PostgresStore.open("postgresql://igc@127.0.0.1/none")
-
-
-async def test_a_newer_schema_is_refused(pg_url: str, pg_schema: str) -> None:
-    """A store whose schema_version is newer than the code knows raises SchemaError."""
-    store = await PostgresStore.open(pg_url, schema=pg_schema)
-    await store.close()
-    with psycopg.connect(pg_url, options=f"-c search_path={pg_schema}") as conn:
-        conn.execute("UPDATE schema_version SET version = 99")
-    with pytest.raises(SchemaError, match="schema 99"):
-        await PostgresStore.open(pg_url, schema=pg_schema)
-
-
-async def test_version_1_is_upgraded_keeping_its_rows(pg_url: str, pg_schema: str) -> None:
-    """A version-1 store is migrated to the current version with its points and ledger."""
-    async with await psycopg.AsyncConnection.connect(
-        pg_url, autocommit=True, options=f"-c search_path={pg_schema}",
-        row_factory=psycopg.rows.dict_row,
-    ) as conn:  # fmt: skip
-        assert await migrate(conn, "test", pg_schema, target=1) == 0
-        await conn.execute(
-            "INSERT INTO insights (account_id, metric, period, end_time, dimensions, value,"
-            " api_version, fetched_at) VALUES ('111', 'reach', 'day', NULL, '{}', 4, 'v17.0', 'T')"
-        )
-        await conn.execute(
-            "INSERT INTO ledger (key, account_id, app, metrics, period, state, updated_at)"
-            " VALUES ('k', '111', 'app-a', 'reach', 'day', 'done', 'T')"
-        )
-        assert await migrate(conn, "test", pg_schema) == 1
-        assert await migrate(conn, "test", pg_schema) == SCHEMA_VERSION
-    store = await PostgresStore.open(pg_url, schema=pg_schema)
-    try:
-        assert [p.value for p in await store.points()] == [4]
-        assert await store.finished_keys("111") == {"k"}
-    finally:
-        await store.close()
-
-
-async def test_two_stores_migrating_at_once_both_open(pg_url: str, pg_schema: str) -> None:
-    """Two processes opening a new schema together migrate it once; both stores work."""
-    stores = await asyncio.gather(*(PostgresStore.open(pg_url, schema=pg_schema) for _ in "ab"))
-    try:
-        with psycopg.connect(pg_url, options=f"-c search_path={pg_schema}") as conn:
-            assert conn.execute("SELECT version FROM schema_version").fetchall() == [
-                (SCHEMA_VERSION,)
-            ]
-        assert [await s.checkpoint() for s in stores] == [None, None]
-    finally:
-        for s in stores:
-            await s.close()
