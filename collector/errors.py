@@ -20,8 +20,10 @@
 Every class carries the ``exit_code`` the CLI ends with when one reaches it:
 2 for what is checked before any request (usage, config, outputs), 1 for a run
 that started and could not finish everything. ``config.checks.ConfigError``
-(a ``UsageError``), ``storage.sqlite.SchemaError`` (an ``OutputError``) and the
-writer's ``SinkMismatchError`` / ``WriterFailedError`` hang from this tree too.
+(a ``UsageError``), ``reporting.export.formats.ExtraMissing`` (a ``UsageError``: an
+export format whose optional library is not installed), ``storage.sqlite.SchemaError``
+(an ``OutputError``) and the writer's ``SinkMismatchError`` / ``WriterFailedError`` hang
+from this tree too.
 
 Messages never carry a token, an app secret or an ``appsecret_proof``: the API's
 own message is kept, and the request is described by its path and metrics only.

@@ -20,8 +20,11 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from collector.cli import queue_cmds
+from collector.cli.args import load
+from collector.cli.deliver import export_command, report_command
 from collector.cli.parser import parse
-from collector.config.load import Config, apply_overrides, load_config
+from collector.config.load import Config
 from collector.errors import EXIT_OK, EXIT_PARTIAL, CollectorError
 from collector.logs import configure, json_lines, redact_text
 from collector.storage.inspect import check_outputs
@@ -47,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": _status,
         "daemon": _daemon,
         "demo": _demo,
+        "worker": queue_cmds.worker_command,
+        "pull": queue_cmds.pull_command,
+        "jobs": queue_cmds.jobs_command,
+        "cancel": queue_cmds.cancel_command,
+        "export": export_command,
+        "report": report_command,
         "db": _db,
     }
     try:
@@ -77,25 +86,6 @@ def _fail(error: BaseException, code: int, *, debug: bool, unexpected: bool = Fa
         sys.stderr.write(redact_text("".join(traceback.format_exception(error))))
     print(f"ig-collector: {message}", file=sys.stderr)
     return code
-
-
-def load(args: argparse.Namespace) -> Config:
-    """The config named by ``--config`` with the command line's overrides applied."""
-    config = load_config(args.config)
-    accounts = getattr(args, "accounts", None)
-    config = apply_overrides(
-        config,
-        since=getattr(args, "since", None),
-        until=getattr(args, "until", None),
-        accounts=accounts.split(",") if accounts else None,
-        ndjson=getattr(args, "ndjson", None),
-        sqlite=getattr(args, "sqlite", None),
-    )
-    if args.log_format is None or args.log_level is None:
-        configure(args.log_format or config.log.format, args.log_level or config.log.level)
-    for warning in config.warnings:
-        log.warning("config_warning", detail=warning)
-    return config
 
 
 def _crash_hook(spec: str | None) -> Callable[[str], None] | None:

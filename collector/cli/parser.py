@@ -114,6 +114,8 @@ def build_parser() -> Parser:
     )
     daemon.add_argument("--config", required=True, type=Path)
 
+    _export_command(command("export", "write stored points to a CSV, Parquet or NDJSON file"))
+    _report_command(command("report", "a self-contained HTML report per account, from the store"))
     add_db_arguments(command("db", "create or upgrade a store's tables (db upgrade)"), common)
 
     demo = command("demo", "start the bundled emulator and pull config/demo.toml")
@@ -121,9 +123,83 @@ def build_parser() -> Parser:
     demo.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     demo.add_argument("--keep", action="store_true", help="keep earlier demo output (resume)")
 
+    worker = command("worker", "work the shared queue until SIGTERM (drains, then exits 0)")
+    worker.add_argument("--config", required=True, type=Path)
+    worker.add_argument("--sqlite", help="the store (SQLite path) to work")
+    worker.add_argument(
+        "--grace", type=float, default=30.0, metavar="SECONDS",
+        help="on SIGTERM, let requests in flight finish this long (default 30)",
+    )  # fmt: skip
+
+    pull = command("pull", "enqueue an on-demand job (before the routine); print its id")
+    pull.add_argument("--config", required=True, type=Path)
+    _range_options(pull)
+    pull.add_argument("--metrics", help="only these metrics, comma-separated")
+    pull.add_argument("--sqlite", help="the store (SQLite path) to enqueue into")
+    pull.add_argument(
+        "--wait", action="store_true",
+        help="follow the job until done; work it here while no worker is alive",
+    )  # fmt: skip
+    pull.add_argument("--poll", type=float, default=2.0, help=argparse.SUPPRESS)
+
+    jobs = command("jobs", "list the newest jobs of the queue with their progress")
+    jobs.add_argument("--config", required=True, type=Path)
+    jobs.add_argument("--sqlite", help="the store (SQLite path)")
+    jobs.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    jobs.add_argument("--json", action="store_true", help="one JSON object per job")
+
+    cancel = command("cancel", "cancel a job: its unsent requests are not sent")
+    cancel.add_argument("job", type=int, metavar="JOB")
+    cancel.add_argument("--config", required=True, type=Path)
+    cancel.add_argument("--sqlite", help="the store (SQLite path)")
+
     # No -h of its own: `emulator --help` is the emulator parser's help.
     command("emulator", "run the Graph API emulator (see `emulator --help`)", add_help=False)
     return parser
+
+
+def _export_command(export: argparse.ArgumentParser) -> None:
+    # Formats are repeated here, not imported: the parser must not load the exporter.
+    export.add_argument("--format", required=True, choices=("csv", "parquet", "ndjson"))
+    export.add_argument("--out", required=True, type=Path, help="the file to write")
+    _store_options(export)
+    _day_options(export, required=False)
+    export.add_argument(
+        "--account", action="append", metavar="ID[,ID...]", help="only these accounts"
+    )
+    export.add_argument("--metrics", action="append", metavar="M[,M...]", help="only these metrics")
+    export.add_argument(
+        "--wide",
+        action="store_true",
+        help="one row per account and day, a column per metric (breakdowns as metric.value)",
+    )
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _report_command(report: argparse.ArgumentParser) -> None:
+    who = report.add_mutually_exclusive_group(required=True)
+    who.add_argument("--account", metavar="ID", help="the account to report on")
+    who.add_argument("--label", help="the account whose label (in --config) this is")
+    who.add_argument(
+        "--all", action="store_true", help="every account: --out is a folder, with index.html"
+    )
+    _day_options(report, required=True)
+    report.add_argument(
+        "--out", required=True, type=Path, help="the HTML file (with --all: a folder)"
+    )
+    _store_options(report)
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sqlite", type=Path, help="the store (default: --config's [output])")
+    parser.add_argument("--config", type=Path, help="a config: its store and account labels")
+
+
+def _day_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    # The days values describe (Meta's end_time is the midnight ending the day), inclusive.
+    what = "day described: YYYY-MM-DD or Nd (N days ago, Pacific)"
+    parser.add_argument("--since", required=required, help=f"first {what}")
+    parser.add_argument("--until", required=required, help=f"last {what}")
 
 
 def _range_options(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from collector.config.accounts import load_accounts
 from collector.config.checks import ConfigError, DateSpec, Problem, check_order, parse_date_spec
 from collector.config.registry import AccountConfig
-from collector.config.schema import BudgetTable, read_sections
+from collector.config.schema import BudgetTable, StoreTable, read_sections
 from collector.config.secrets import SecretResolver
 from collector.config.sections import app_versions, check_apps, read_collect
 from collector.config.settings import (
@@ -41,6 +41,7 @@ from collector.config.settings import (
     LogSettings,
     MetricSelection,
     OutputSettings,
+    StoreSettings,
 )
 
 __all__ = [
@@ -87,6 +88,7 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
     if sections.apps is not None and None not in sections.apps and sections.accounts is not None:
         names = [app.name for app in sections.apps if app is not None]
         accounts = load_accounts(path, sections.accounts, sections.registry, names, resolver, found)
+    store = _store(path, sections.store, resolver, found)
     if found:
         raise ConfigError.of(found)
     assert graph and picked and sections.output and sections.log and sections.daemon
@@ -108,7 +110,31 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
         tuple(warnings),
         sections.daemon.settings(),
         tuple((app.table.name, app.budget) for app in apps),
+        store,
     )
+
+
+def _store(
+    path: Path, table: StoreTable | None, resolver: SecretResolver, found: list[Problem]
+) -> StoreSettings:
+    """``[store]`` with its URL resolved (``env:``/``file:``) and its scheme checked."""
+    if table is None:
+        return StoreSettings()
+    url = table.url
+    if url is not None and url.startswith(("env:", "file:")):
+        url = resolver.resolve_into(url, path.parent, path, "store.url", found)
+    if url is not None and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        found.append(
+            Problem(
+                path,
+                "store.url",
+                "is not a postgresql:// URL",
+                'write url = "postgresql://user@host/db" (password by env:NAME), or drop '
+                "[store].url to use the SQLite file of [output]",
+            )
+        )
+        url = None
+    return StoreSettings(url, table.lease_s, table.poll_s)
 
 
 def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:

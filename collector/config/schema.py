@@ -150,6 +150,14 @@ class OutputTable(Strict):
         return OutputSettings(Path(self.ndjson) if self.ndjson else None, Path(self.sqlite))
 
 
+class StoreTable(Strict):
+    """``[store]``: the shared store (``url``: a secret reference or postgresql:// URL)."""
+
+    url: Text | None = None  # resolved by the loader (env:/file: allowed)
+    lease_s: Positive = 60.0
+    poll_s: Positive = 1.0
+
+
 class LogTable(Strict):
     """``[log]``: rendering and level."""
 
@@ -172,6 +180,7 @@ class ConfigFile(Strict):
     log: LogTable = Field(default_factory=LogTable)
     daemon: DaemonTable = Field(default_factory=DaemonTable)
     budget: BudgetTable = Field(default_factory=BudgetTable)
+    store: StoreTable = Field(default_factory=StoreTable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +202,7 @@ class Sections:
     log: LogTable | None
     daemon: DaemonTable | None
     budget: BudgetTable | None
+    store: StoreTable | None
 
 
 def read_sections(data: dict[str, object], file: Path) -> tuple[Sections, list[Problem]]:
@@ -237,4 +247,5 @@ def _salvage(data: dict[str, object]) -> Sections:
         table("log", LogTable),
         table("daemon", DaemonTable),
         table("budget", BudgetTable),
+        table("store", StoreTable),
     )

@@ -94,6 +94,22 @@ class OutputSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """``[store]``: where the shared store lives and how workers lease its queue.
+
+    ``url`` ``None``: the SQLite file of ``[output].sqlite`` (one host); a
+    ``postgresql://`` URL (its password resolved from ``env:``/``file:``): the
+    PostgreSQL store any number of hosts share. Workers hold a claim for
+    ``lease_s`` seconds (renewed every third of it), and look at an empty
+    queue every ``poll_s`` seconds.
+    """
+
+    url: str | None = field(default=None, repr=False)
+    lease_s: float = 60.0
+    poll_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     """Log rendering (``auto``: console on a terminal, JSON otherwise) and level."""
 
@@ -115,6 +131,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     daemon: DaemonSettings = field(default_factory=DaemonSettings)  # ig-collector daemon
     budgets: tuple[tuple[str, BudgetSettings], ...] = ()  # app name -> its [budget]
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def budget_of(self, app_name: str) -> BudgetSettings:
         """The pacing knobs of the app called ``app_name``: ``[budget]`` with its overrides.

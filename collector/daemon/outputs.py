@@ -20,6 +20,9 @@ from collector.storage.sqlite import Store
 
 log = structlog.get_logger("collector.daemon.outputs")
 
+# How often (wall seconds) a napping daemon looks whether a `pull` enqueued work.
+QUEUE_LOOK_S = 5.0
+
 
 def output_for_run(config: Config, current: Path | None, today_utc: dt.date) -> OutputSettings:
     """``config.output`` with the NDJSON file the next run appends to.
@@ -53,6 +56,15 @@ async def read_state(config: Config, clock: Clock) -> tuple[list[AccountFreshnes
         await store.close()
     last = Path(checkpoint.path) if checkpoint is not None and checkpoint.path else None
     return rows, last
+
+
+async def queue_waiting(config: Config, clock: Clock) -> bool:
+    """Whether the store's queue holds requests of ``config``'s apps that nobody works."""
+    store = await Store.open(Path(config.output.sqlite), clock=clock)
+    try:
+        return await store.claimable([app.name for app in config.apps]) > 0
+    finally:
+        await store.close()
 
 
 class OutputHold:

@@ -43,11 +43,18 @@ import structlog
 from collector.clock import Clock, SystemClock, wait_until
 from collector.config.load import AccountConfig, Config, OutputSettings
 from collector.daemon.account_book import AccountBook, dead_tokens
-from collector.daemon.outputs import OutputHold, output_for_run, read_state
+from collector.daemon.outputs import (
+    QUEUE_LOOK_S,
+    OutputHold,
+    output_for_run,
+    queue_waiting,
+    read_state,
+)
 from collector.daemon.reload import diff_configs, load_reloaded
 from collector.daemon.runtime_slot import RuntimeSlot
 from collector.daemon.stats import DaemonCounters, stats_fields
 from collector.daemon.tokens import check_tokens
+from collector.engine.jobs import QueueMode
 from collector.engine.run import LiveRun, RunWork, plan_specs, run_once
 from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import RunSummary
@@ -218,11 +225,14 @@ class Daemon:
         )
         if cycle.refresh or cycle.lifetime:
             await self._refresh(cycle.refresh, cycle.lifetime)
+        elif await queue_waiting(self._config, self._clock):  # a `pull` (or a stale claim)
+            await self._run(None, list(self._config.accounts), self._stop)
         elif cycle.history:
             await self._history(cycle.preempt_at)
         else:
             wake = min(x for x in (cycle.wake_at, self._token_check_at) if x is not None)
-            await self._sleep_until(wake, self._wakeup)
+            # look at the queue every few polls: an on-demand pull must not wait a cycle
+            await self._sleep_until(min(wake, self._now() + QUEUE_LOOK_S), self._wakeup)
 
     async def _refresh(self, refresh: tuple[str, ...], lifetime: tuple[str, ...]) -> None:
         started = self._now()
@@ -275,8 +285,9 @@ class Daemon:
             )
 
     async def _run(
-        self, work: RunWork, accounts: list[AccountConfig], stop: asyncio.Event
+        self, work: RunWork | None, accounts: list[AccountConfig], stop: asyncio.Event
     ) -> RunSummary:
+        """One bounded run of ``work`` for ``accounts``; ``None``: drain the queue's jobs."""
         output = self._output()
         config = dataclasses.replace(self._config, accounts=tuple(accounts), output=output)
         try:
@@ -285,6 +296,8 @@ class Daemon:
                 clock=self._clock,
                 runtime=self._runtime.live,
                 work=work,
+                queue=None if work is not None else QueueMode("drain", store_only=False),
+                registry=self._config.accounts,
                 stop=stop,
                 grace_s=self._config.daemon.grace_s,
                 watch=self._watch,
@@ -296,7 +309,7 @@ class Daemon:
         if self._book.mark_dead(dead_tokens(summary.failed_accounts, accounts)):
             self._report_paused()
         if self._on_run is not None:
-            self._on_run(work.kind, summary)
+            self._on_run(work.kind if work is not None else "queue", summary)
         return summary
 
     def _watch(self, live: LiveRun) -> None:

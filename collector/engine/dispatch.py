@@ -81,6 +81,7 @@ class Lane:
         token_stopped: Callable[[str], str | None] = lambda _token: None,
         paused_until: Callable[[AccountRun], float] = lambda _account: 0.0,
         on_account_done: Callable[[AccountRun], None] = lambda _account: None,
+        feed_open: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self._accounts = accounts
@@ -92,6 +93,9 @@ class Lane:
         self._token_stopped = token_stopped
         self._paused_until = paused_until
         self._on_account_done = on_account_done
+        # True while ``accounts`` may yield more later (a queue worker's claims): an
+        # exhausted iterator then means "nothing yet", and the lane waits for wake().
+        self._feed_open = feed_open
         self._active: deque[AccountRun] = deque()
         self._more_accounts = True
         self._retries: list[tuple[float, int, Job]] = []
@@ -134,7 +138,7 @@ class Lane:
             job = self._due_retry(now)
             if job is not None:
                 return self._hand_out(job)
-            await self._fill()
+            starved = await self._fill()
             job, wake_at = await self._round_robin(now)
             if job is not None:
                 return self._hand_out(job)
@@ -144,7 +148,7 @@ class Lane:
             if self._done():
                 self._wake()  # release the other workers waiting on this lane
                 return None
-            if self._more_accounts and len(self._active) < self._max_active:
+            if self._more_accounts and len(self._active) < self._max_active and not starved:
                 # The pass retired accounts: activate the next ones now. Waiting
                 # instead would hang when nothing is left in flight to wake us.
                 continue
@@ -181,15 +185,19 @@ class Lane:
             heapq.heappush(self._retries, entry)
         return found
 
-    async def _fill(self) -> None:
+    async def _fill(self) -> bool:
+        """Activate accounts up to ``max_active``; ``True`` when an open feed had none yet."""
         async with self._activating:
             while self._more_accounts and len(self._active) < self._max_active:
                 account = next(self._accounts, None)
                 if account is None:
+                    if self._feed_open():
+                        return True
                     self._more_accounts = False
                     break
                 await self._source.activate(account)
                 self._active.append(account)
+        return False
 
     async def _round_robin(self, now: float) -> tuple[Job | None, float | None]:
         """One pass over the active accounts; the job found, or when to look again."""

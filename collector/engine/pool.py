@@ -85,6 +85,7 @@ class Pool:
         seed: int | None = None,
         progress: Callable[[RunStats], None] | None = None,
         deadline_s: float | None = None,
+        feed_open: Callable[[], bool] = lambda: False,
     ) -> None:
         self._caller = caller
         self._emit_sink = emit
@@ -110,6 +111,7 @@ class Pool:
                 token_stopped=self._dead_tokens.get,
                 paused_until=lambda a: caller.pacing.paused_until(a.id, a.token),
                 on_account_done=self._account_done,
+                feed_open=feed_open,
             )
             for name, app in apps.items()
             if name in accounts
@@ -126,6 +128,11 @@ class Pool:
                         self._worker(lane, self._apps[name]), name=f"worker-{name}-{i}"
                     )
         return self.stats
+
+    def wake(self) -> None:
+        """Tell every lane to look for work again (a feed has new accounts, or closed)."""
+        for lane in self._lanes.values():
+            lane.wake()
 
     async def _emit(self, outcome: Outcome) -> None:
         self.stats.outcomes[outcome.state] += 1

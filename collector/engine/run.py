@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,8 +27,9 @@ from typing import Protocol
 import structlog
 
 from collector.clock import Clock, SystemClock
-from collector.config.load import Config, resolve_range
-from collector.engine.dispatch import AccountRun
+from collector.config.load import AccountConfig, Config, resolve_range
+from collector.engine.feed import ClaimFeed
+from collector.engine.jobs import QueueMode, feed_accounts, feed_settings, open_work, worker_id
 from collector.engine.pool import AppSettings, Pool, RunStats
 from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
@@ -41,10 +42,9 @@ from collector.planning.planner import (
     PlannedRequest,
     PlanSpec,
     count_requests,
-    plan_account,
 )
 from collector.storage.lock import output_locks
-from collector.storage.protocol import InsightStore
+from collector.storage.queue import WorkQueue
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
 
@@ -127,58 +127,18 @@ class RunWork(Protocol):
 
 
 @dataclass
-class _LedgerSource:
-    """Activates accounts for the pool: plan, register pending, drop finished work.
-
-    Once ``stop`` is set, accounts get no more requests (those handed out finish).
-    """
-
-    store: InsightStore
-    specs: Mapping[str, PlanSpec]  # by app name
-    work: RunWork | None = None
-    stop: asyncio.Event | None = None
-    skipped: int = 0
-
-    async def activate(self, account: AccountRun) -> None:
-        if self.stop is not None and self.stop.is_set():
-            account.requests = iter(())
-            return
-        ref = AccountRef(account.id, account.app)
-        work = self.work
-        if work is None:
-            requests = list(plan_account(ref, self.specs[account.app]))
-        else:
-            requests = list(work.requests(ref))
-        await self.store.register_pending(requests)
-        finished = await self.store.finished_keys(account.id)
-        todo = [
-            r
-            for r in requests
-            if r.key not in finished or (work is not None and work.always_send(r))
-        ]
-        self.skipped += len(requests) - len(todo)
-        account.requests = iter(todo) if self.stop is None else self._until_stop(iter(todo))
-
-    def _until_stop(self, requests: Iterator[PlannedRequest]) -> Iterator[PlannedRequest]:
-        for request in requests:
-            if self.stop is not None and self.stop.is_set():
-                return
-            yield request
-
-
-@dataclass
 class LiveRun:
     """A run in progress, as a watcher sees it (the daemon's ``stats`` event)."""
 
     planned: int
     pool: Pool
     writer: SinkWriter
-    source: _LedgerSource
+    skipped: int = 0
 
     @property
     def remaining(self) -> int:
         """Requests of the run not yet answered (nor skipped as finished)."""
-        finished = sum(self.pool.stats.outcomes.values()) + self.source.skipped
+        finished = sum(self.pool.stats.outcomes.values()) + self.skipped
         return max(0, self.planned - finished)
 
 
@@ -194,6 +154,8 @@ async def run_once(
     deadline_s: float | None = None,
     tune_budgets: Tune | None = None,
     work: RunWork | None = None,
+    queue: QueueMode | None = None,
+    registry: Sequence[AccountConfig] | None = None,
     stop: asyncio.Event | None = None,
     grace_s: float = 30.0,
     watch: Callable[[LiveRun], None] | None = None,
@@ -208,6 +170,13 @@ async def run_once(
     is the sink writer's crash-test seam; past ``deadline_s`` seconds no retry
     is scheduled (the request fails instead). ``work``, ``stop``, ``grace_s`` and
     ``watch`` are the daemon's seams (see the module docstring).
+
+    The run enqueues what it collects as a job of the store's queue and works
+    the queue (higher-priority jobs first) until its job is done; ``queue``
+    makes it work an existing job, drain the queue, or work it until
+    ``stop`` instead (:class:`~collector.engine.jobs.QueueMode`).
+    ``registry`` is every account this process may send for (default: the
+    config's); claims of other accounts are left to other workers.
 
     Cancelled, or ended by an error, the run still commits every answer the
     pool handed to the writer before the store is closed; what was cut short
@@ -228,6 +197,8 @@ async def run_once(
     span = {"first": first.isoformat(), "last": last.isoformat()}
     if work is not None:
         planned, span = work.planned, {"work": work.kind}
+    if queue is not None:
+        planned, span = 0, {"work": queue.describe()}
     log.info(
         "run_started",
         accounts=len(config.accounts),
@@ -244,32 +215,57 @@ async def run_once(
     async with contextlib.AsyncExitStack() as stack:
         if owned is not None:
             await stack.enter_async_context(owned)
-        stack.enter_context(output_locks((sqlite, ndjson)))  # one writer per output
+        if queue is not None and queue.store_only:
+            ndjson = None  # a queue worker writes the store only: NDJSON is export's
+        # One process that streams NDJSON holds its outputs alone; queue workers share.
+        shared = queue is not None and queue.mode == "forever" and ndjson is None
+        stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
         store = await Store.open(sqlite, clock=clock)
         stack.push_async_callback(store.close)
-        writer = SinkWriter(store, ndjson, clock, stage_hook=writer_hook)
+        owner = worker_id()
+        # Runs after the writer has closed (the stack unwinds in reverse): what is
+        # still claimed in this run's name was never answered, so it is given back
+        # at once instead of waiting out its lease (a cancelled run's rerun).
+        stack.push_async_callback(_release_all, store, owner)
+        opened = await open_work(store, config, specs, work, queue)
+        planned = opened.planned if opened.planned is not None else planned
+        skipped = opened.skipped
+        feed = ClaimFeed(
+            store,
+            owner,
+            feed_accounts(config, registry),
+            feed_settings(config),
+            clock,
+            finished=opened.finished,
+            stop=stop,
+            role=opened.role,
+        )
+        writer = SinkWriter(
+            store, ndjson, clock, stage_hook=writer_hook, fence=feed.fence, on_commit=feed.committed
+        )
         await writer.start()
         stack.push_async_exit(_WriterCloser(writer))
-        source = _LedgerSource(store, specs, work, stop)
         reporter = progress(planned) if progress is not None else None
         if reporter is not None:
             stack.callback(reporter.close)
         pool = Pool(
             caller=runtime.caller,
-            emit=writer.put if work is None else _observed(work, writer),
-            source=source,
+            emit=_emitter(writer, feed, work, opened.keys),
+            source=feed,
             apps={app.name: _app_settings(config, app.name) for app in config.apps},
-            accounts=_account_runs(config),
+            accounts={app.name: feed.lane_accounts(app.name) for app in config.apps},
             clock=clock,
             version=config.graph.api_version,
             deadline_s=deadline_s,
-            progress=_progress_hook(reporter, source) if reporter else None,
+            progress=_progress_hook(reporter, skipped) if reporter else None,
+            feed_open=feed.is_open,
         )
+        feed.attach(pool.wake)
         if watch is not None:
-            watch(LiveRun(planned, pool, writer, source))
-        stats = await _run_pool(pool, stop, grace_s)
+            watch(LiveRun(planned, pool, writer, skipped))
+        stats = await _work(pool, feed, stop, grace_s)
     summary = _summary(
-        stats, planned, source.skipped, minimum, writer.stats, time.monotonic() - started, config
+        stats, planned, skipped, minimum, writer.stats, time.monotonic() - started, config
     )
     log.info("run_summary", **summary.event_fields())
     return summary
@@ -304,29 +300,42 @@ def _app_settings(config: Config, name: str) -> AppSettings:
     return AppSettings(app.name, app.concurrency, app.app_secret, config.version_of(app.name))
 
 
-def _observed(work: RunWork, writer: SinkWriter) -> Callable[[Outcome], Awaitable[None]]:
+async def _release_all(store: WorkQueue, owner: str) -> None:
+    released = await store.release_all(owner)
+    if released:
+        log.info("claims_released", released=released)
+
+
+def _emitter(
+    writer: SinkWriter, feed: ClaimFeed, work: RunWork | None, keys: Container[str]
+) -> Callable[[Outcome], Awaitable[None]]:
     async def emit(outcome: Outcome) -> None:
-        work.observe(outcome)
+        feed.answered(outcome)
+        if work is not None and outcome.key in keys:  # not another job's request
+            work.observe(outcome)
         await writer.put(outcome)
 
     return emit
 
 
-async def _run_pool(pool: Pool, stop: asyncio.Event | None, grace_s: float) -> RunStats:
-    """Run the pool to its end or, once ``stop`` is set, for ``grace_s`` more seconds.
+async def _work(
+    pool: Pool, feed: ClaimFeed, stop: asyncio.Event | None, grace_s: float
+) -> RunStats:
+    """Run the feed and the pool to their end or, once ``stop`` is set, ``grace_s`` more s.
 
-    After ``stop`` no new request is handed out (see :class:`_LedgerSource`);
-    requests in flight and queued retries get the grace period, measured in
-    real seconds because it waits for the network. Then the pool is cancelled:
-    what it answered is already queued for the writer, which commits it; the
-    requests cut short stay ``pending`` and are sent by a later run.
+    After ``stop`` the feed claims nothing more and hands out nothing more
+    (its unsent claims are released); requests in flight and queued retries
+    get the grace period, measured in real seconds because it waits for the
+    network. Then the pool is cancelled: what it answered is already queued
+    for the writer, which commits it; the requests cut short stay ``pending``
+    and are sent by a later run (or another worker).
     """
-    if stop is None:
-        return await pool.run()
     async with asyncio.TaskGroup() as group:
+        group.create_task(feed.run(), name="feed")
         running = group.create_task(pool.run(), name="pool")
-        cutter = group.create_task(_cut_after_grace(running, stop, grace_s), name="grace")
-        running.add_done_callback(lambda _: cutter.cancel())
+        if stop is not None:
+            cutter = group.create_task(_cut_after_grace(running, stop, grace_s), name="grace")
+            running.add_done_callback(lambda _: cutter.cancel())
     return pool.stats
 
 
@@ -347,21 +356,9 @@ def _accounts_per_app(config: Config) -> dict[str, int]:
     return counts
 
 
-def _account_runs(config: Config) -> dict[str, Callable[[], Iterator[AccountRun]]]:
-    def runs(app: str) -> Callable[[], Iterator[AccountRun]]:
-        def generate() -> Iterator[AccountRun]:
-            for account in config.accounts:
-                if account.app == app:
-                    yield AccountRun(account.id, account.app, account.token, account.label)
-
-        return generate
-
-    return {app.name: runs(app.name) for app in config.apps}
-
-
-def _progress_hook(progress: ProgressReporter, source: _LedgerSource) -> Callable[[RunStats], None]:
+def _progress_hook(progress: ProgressReporter, skipped: int) -> Callable[[RunStats], None]:
     def update(stats: RunStats) -> None:
-        finished = sum(stats.outcomes.values()) + source.skipped
+        finished = sum(stats.outcomes.values()) + skipped
         progress.update(finished, stats.outcomes.get("failed", 0))
 
     return update

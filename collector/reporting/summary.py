@@ -95,11 +95,15 @@ class EventProgress:
 class BarProgress:
     """Progress on a terminal: rich's bar with counts, failures and the time left.
 
+    ``description`` names what is counted (a run's requests, an export's points).
+
     Log events printed meanwhile appear above the bar (rich redirects stderr
     while the bar is live); :meth:`close` leaves the final bar on screen.
     """
 
-    def __init__(self, total: int, console: Console | None = None) -> None:
+    def __init__(
+        self, total: int, console: Console | None = None, *, description: str = "requests"
+    ) -> None:
         self._progress = RichProgress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -109,7 +113,7 @@ class BarProgress:
             console=console or Console(stderr=True),
             transient=False,
         )
-        self._task = self._progress.add_task("requests", total=max(0, total), failed="")
+        self._task = self._progress.add_task(description, total=max(0, total), failed="")
         self._progress.start()
 
     def update(self, finished: int, failed: int = 0) -> None:

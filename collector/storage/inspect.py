@@ -9,7 +9,7 @@ byte as it was (a SQLite file is opened read-only, ``mode=ro``).
 
 :func:`open_read_only` is ``ig-collector status``'s door: it opens a store
 read-only and refuses a file that is not one of ours without writing anything
-to it.
+to it; :func:`open_point_reader` is the same door for exports and reports.
 
 "Read-only" goes by the permission bits as well as :func:`os.access`: root may
 write to a ``0444`` file, but a file whose owner made it read-only is not an
@@ -32,8 +32,10 @@ import aiosqlite
 from collector.clock import Clock, SystemClock
 from collector.errors import OutputError
 from collector.storage.protocol import InsightStore
+from collector.storage.reader import PointReader
 from collector.storage.schema import SCHEMA_VERSION, SchemaError
 from collector.storage.sqlite import Store
+from collector.storage.sqlite_reader import SqlitePointReader
 
 # The first 16 bytes of every SQLite 3 database file (https://sqlite.org/fileformat.html).
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -137,6 +139,20 @@ async def open_read_only(path: Path, *, clock: Clock | None = None) -> AsyncIter
     try:
         # Store's constructor takes an open connection: here one that cannot write.
         yield Store(db, path, clock or SystemClock())
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def open_point_reader(path: Path) -> AsyncIterator[PointReader]:
+    """A :class:`PointReader` on the store at ``path``, opened read-only (``mode=ro``).
+
+    Raises :class:`OutputError` as :func:`check_store` does.
+    """
+    check_store(path)
+    db = await aiosqlite.connect(_read_only_uri(path), uri=True)
+    try:
+        yield SqlitePointReader(db)
     finally:
         await db.close()
 

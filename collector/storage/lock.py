@@ -6,6 +6,12 @@ So whoever writes an output first takes an exclusive ``flock`` on
 ``<output>.lock`` beside it and keeps it until done; a second process is
 refused at once, in one line that names the holder (its pid and since when): :class:`~collector.errors.OutputError`, exit 2, before any request.
 
+Queue workers that write the store but no NDJSON file share it: they take the
+same lock *shared* (``shared=True``), so any number of them work one SQLite
+file side by side (the queue keeps them apart), while a process that streams
+NDJSON, which needs to see every commit, is refused beside them, and they
+beside it.
+
 The lock is the kernel's: it goes when its holder ends, however it ends (a
 SIGKILL included), so a stale lock file never blocks anyone; its text only
 says who holds it. Within one process the lock is re-entrant (a daemon holds
@@ -23,7 +29,14 @@ from pathlib import Path
 
 from collector.errors import OutputError
 
-_held: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth), this process's
+_held: dict[Path, tuple[int, int]] = {}
+
+
+class OutputBusy(OutputError):
+    """Another process holds an output's lock (its text names the holder)."""
+
+
+# lock path -> (fd, depth), this process's
 
 
 def lock_path(output: Path) -> Path:
@@ -32,26 +45,28 @@ def lock_path(output: Path) -> Path:
 
 
 @contextlib.contextmanager
-def output_locks(outputs: Iterable[Path | None]) -> Iterator[None]:
+def output_locks(outputs: Iterable[Path | None], *, shared: bool = False) -> Iterator[None]:
     """Hold the write lock of every output given (``None``s are skipped) for the block.
 
-    Raises :class:`OutputError` naming the holder when another process has one.
+    ``shared``: a queue worker's lock, compatible with other shared holders.
+    Raises :class:`OutputError` naming the holder when another process has one
+    that conflicts.
     """
     with contextlib.ExitStack() as stack:
         for output in outputs:
             if output is not None:
-                stack.enter_context(_locked(output))
+                stack.enter_context(_locked(output, shared))
         yield
 
 
 @contextlib.contextmanager
-def _locked(output: Path) -> Iterator[None]:
+def _locked(output: Path, shared: bool) -> Iterator[None]:
     path = lock_path(output.absolute())
     if path in _held:
         fd, depth = _held[path]
         _held[path] = (fd, depth + 1)
     else:
-        _held[path] = (_acquire(output, path), 1)
+        _held[path] = (_acquire(output, path, shared), 1)
     try:
         yield
     finally:
@@ -63,7 +78,22 @@ def _locked(output: Path) -> Iterator[None]:
             os.close(fd)  # closing the descriptor releases the flock
 
 
-def _acquire(output: Path, path: Path) -> int:
+def held_elsewhere(output: Path) -> bool:
+    """Whether another process holds ``output``'s lock now (probed without keeping it)."""
+    path = lock_path(output.absolute())
+    if path in _held or not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken by the probe
+    return False
+
+
+def _acquire(output: Path, path: Path, shared: bool) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
@@ -72,15 +102,18 @@ def _acquire(output: Path, path: Path) -> int:
             "fix: make the folder writable or choose another output path"
         ) from error
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "queue workers"
         os.close(fd)
-        raise OutputError(
-            f"{output} is being written by {holder}; fix: wait for it to finish, or give "
-            "this run other outputs"
+        raise OutputBusy(
+            f"{output} is being written by {holder}; use `ig-collector pull` to add work "
+            "to it, or wait for it to finish, or give this run other outputs"
         ) from None
-    os.ftruncate(fd, 0)
     since = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    os.pwrite(fd, f"pid {os.getpid()} since {since}\n".encode(), 0)
+    holder = f"pid {os.getpid()} since {since}"
+    if shared:
+        holder = f"queue workers (one is {holder})"
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{holder}\n".encode(), 0)
     return fd

@@ -44,7 +44,7 @@ _ANALYZE_AFTER: Final = 1_000  # rows a job named: enough to refresh the planner
 # Claimable: pending, not under a live lease, asked for by a job that is not cancelled.
 _CLAIMABLE: Final = """
 l.state = 'pending' AND l.app = ANY(%(apps)s::text[])
-AND (l.lease_until IS NULL OR l.lease_until <= %(now)s)
+AND (l.lease_until IS NULL OR l.lease_until < %(now)s)
 AND EXISTS (SELECT 1 FROM job_requests AS r JOIN jobs AS j ON j.id = r.job_id
             WHERE r.key = l.key AND j.cancelled_at IS NULL)
 """
@@ -88,20 +88,24 @@ ORDER BY key
 ON CONFLICT (key) DO NOTHING
 """
 
-# Every named row, locked in key order: the lower priority; failed, or finished and
-# forced, back to pending (attempts kept; a pending row keeps its lease).
-_ENQUEUE_EXISTING: Final = """
+# Every named row, locked in key order, takes the job's params and rank (its last copy's).
+# A failed row, or a finished one the job forces, is pending again at the job's priority
+# (attempts kept, reason cleared); any other keeps the lower priority, and a pending row
+# its lease.
+_RESET: Final = "(l.state = 'failed' OR (locked.force AND l.state IN ('done', 'no_data')))"
+_ENQUEUE_EXISTING: Final = f"""
 WITH named AS (
-    SELECT key, bool_or(force) AS force FROM enqueue_stage GROUP BY key),
+    SELECT DISTINCT ON (key) key, params, rank, bool_or(force) OVER (PARTITION BY key) AS force
+    FROM enqueue_stage ORDER BY key, ord DESC),
 locked AS (
-    SELECT l.key, named.force FROM ledger AS l JOIN named USING (key)
+    SELECT l.key, named.params, named.rank, named.force FROM ledger AS l JOIN named USING (key)
     ORDER BY l.key FOR UPDATE OF l)
 UPDATE ledger AS l SET
-    priority = least(l.priority, %(priority)s),
-    state = CASE WHEN l.state = 'failed' OR (locked.force AND l.state IN ('done', 'no_data'))
-                 THEN 'pending' ELSE l.state END,
-    updated_at = CASE WHEN l.state = 'failed' OR (locked.force AND l.state IN ('done', 'no_data'))
-                      THEN %(now)s ELSE l.updated_at END
+    priority = CASE WHEN {_RESET} THEN %(priority)s ELSE least(l.priority, %(priority)s) END,
+    reason = CASE WHEN {_RESET} THEN NULL ELSE l.reason END,
+    updated_at = CASE WHEN {_RESET} THEN %(now)s ELSE l.updated_at END,
+    state = CASE WHEN {_RESET} THEN 'pending' ELSE l.state END,
+    params = locked.params, rank = locked.rank
 FROM locked WHERE l.key = locked.key
 """
 
@@ -125,24 +129,40 @@ WHERE j.id IN ({ids})
 GROUP BY j.id ORDER BY j.id DESC
 """
 
+
 # Row locks in key order before the change (see the module docstring).
-_RENEW: Final = """
+# A lease that ran out but was not taken is still the owner's (its token still commits).
+def _mine(keys: str) -> str:
+    """The CTE ``mine``: the owner's leased pending rows (of ``keys``), locked in key order."""
+    return f"""
 WITH mine AS (
     SELECT key FROM ledger
-    WHERE key = ANY(%(keys)s::text[]) AND lease_owner = %(owner)s AND state = 'pending'
-      AND lease_until > %(now)s
+    WHERE {keys} lease_owner = %(owner)s AND state = 'pending'
     ORDER BY key FOR UPDATE)
+"""
+
+
+_RENEW: Final = (
+    _mine("key = ANY(%(keys)s::text[]) AND")
+    + """
 UPDATE ledger AS l SET lease_until = %(until)s FROM mine
-WHERE l.key = mine.key AND l.lease_owner = %(owner)s AND l.lease_until > %(now)s
+WHERE l.key = mine.key AND l.lease_owner = %(owner)s
 """
-_RELEASE: Final = """
-WITH mine AS (
-    SELECT key FROM ledger
-    WHERE key = ANY(%(keys)s::text[]) AND lease_owner = %(owner)s AND state = 'pending'
-    ORDER BY key FOR UPDATE)
+)
+_RELEASE: Final = (
+    _mine("key = ANY(%(keys)s::text[]) AND")
+    + """
 UPDATE ledger AS l SET lease_owner = NULL, lease_until = NULL FROM mine
-WHERE l.key = mine.key AND l.lease_owner = %(owner)s AND l.state = 'pending'
+WHERE l.key = mine.key AND l.lease_owner = %(owner)s
 """
+)
+_RELEASE_ALL: Final = (
+    _mine("")
+    + """
+UPDATE ledger AS l SET lease_owner = NULL, lease_until = NULL FROM mine
+WHERE l.key = mine.key AND l.lease_owner = %(owner)s
+"""
+)
 
 _HEARTBEAT: Final = """
 INSERT INTO workers (id, host, pid, role, started_at, seen_at) VALUES (%s, %s, %s, %s, %s, %s)
@@ -153,7 +173,7 @@ ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, role = 
 _LEAD: Final = """
 INSERT INTO leases AS s (name, owner, until) VALUES (%(name)s, %(owner)s, %(until)s)
 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-WHERE s.owner = excluded.owner OR s.until <= %(now)s
+WHERE s.owner = excluded.owner OR s.until < %(now)s
 RETURNING s.owner
 """
 
@@ -259,14 +279,30 @@ class PostgresQueue:
         ]
 
     async def renew(self, owner: str, keys: Collection[str], lease_s: float) -> int:
-        """Extend ``owner``'s live leases on ``keys``; how many (see the Protocol)."""
-        now = self._now()
-        params = {"keys": list(keys), "owner": owner, "now": now, "until": now + lease_s}
+        """Extend ``owner``'s leases on ``keys``; how many (see the Protocol).
+
+        A lease that ran out but was not taken by another is renewed too, as the
+        SQLite store does: its token would still commit.
+        """
+        params = {"keys": list(keys), "owner": owner, "until": self._now() + lease_s}
         return await self._execute(_RENEW, params)
 
     async def release(self, owner: str, keys: Collection[str]) -> int:
         """Give back ``owner``'s unfinished claims on ``keys``; how many (see the Protocol)."""
         return await self._execute(_RELEASE, {"keys": list(keys), "owner": owner})
+
+    async def lease_owners(self) -> list[str]:
+        """Owners of the leases that have not run out yet (on ``pending`` rows)."""
+        rows = await self._fetch(
+            "SELECT DISTINCT lease_owner FROM ledger WHERE state = 'pending'"
+            " AND lease_until >= %s AND lease_owner IS NOT NULL ORDER BY lease_owner",
+            (self._now(),),
+        )
+        return [str(r["lease_owner"]) for r in rows]
+
+    async def release_all(self, owner: str) -> int:
+        """Clear every lease ``owner`` holds on ``pending`` rows (a worker known dead)."""
+        return await self._execute(_RELEASE_ALL, {"owner": owner})
 
     async def job(self, job_id: int) -> JobInfo | None:
         """One job with its progress, or ``None`` for an id never issued."""

@@ -76,6 +76,7 @@ ALTER TABLE ledger
     ADD COLUMN seq BIGSERIAL;
 CREATE INDEX ledger_claim ON ledger (priority, rank, seq) WHERE state = 'pending';
 ALTER TABLE insights ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+UPDATE insights SET seq = id;
 CREATE INDEX insights_seq ON insights (seq);
 CREATE TABLE jobs (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT NOT NULL,
@@ -84,7 +85,7 @@ CREATE TABLE jobs (
 CREATE TABLE job_requests (
     job_id BIGINT NOT NULL REFERENCES jobs (id), key TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (job_id, key));
-CREATE INDEX job_requests_key ON job_requests (key);
+CREATE INDEX job_requests_key ON job_requests (key, job_id);
 CREATE TABLE workers (
     id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, role TEXT NOT NULL,
     started_at TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL);
@@ -93,7 +94,7 @@ CREATE TABLE budgets (
     app TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL DEFAULT 0,
     reading TEXT NULL, read_at DOUBLE PRECISION NULL);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
-INSERT INTO counters (name, value) VALUES ('insights', 0);
+INSERT INTO counters (name, value) SELECT 'insights', coalesce(max(seq), 0) FROM insights;
 """
 
 # STEPS[v - 1] brings a schema of version v - 1 to version v. A later version appends

@@ -186,6 +186,14 @@ class WorkQueue(Protocol):
         """Give back ``owner``'s unfinished claims on ``keys`` at once (a clean stop)."""
         ...
 
+    async def lease_owners(self) -> list[str]:
+        """Owners of the leases that have not run out yet (on ``pending`` rows)."""
+        ...
+
+    async def release_all(self, owner: str) -> int:
+        """Clear every lease ``owner`` holds on ``pending`` rows (a worker known dead)."""
+        ...
+
     async def job(self, job_id: int) -> JobInfo | None:
         """One job with its progress, or ``None`` for an id never issued."""
         ...

@@ -17,6 +17,14 @@ Tables (version 1):
 - ``ndjson_files``: every NDJSON file this store ever committed to (rotation
   starts new ones), its committed size and when it was first and last
   written; updated in the same transaction as the checkpoint.
+
+Version 2 makes the ledger a queue that processes share
+(:mod:`collector.storage.queue`): per ledger row ``params``, ``priority``,
+``rank`` and the lease (``lease_owner``, ``lease_until``, ``lease_token``);
+``insights.seq``, the commit sequence (``counters`` holds its last value);
+``jobs`` and ``job_requests``; ``workers`` (heartbeats); ``leases`` (named
+leadership leases); ``budgets`` (each app's shared GCRA schedule and its
+latest usage reading). Points stored by version 1 get their rowid as ``seq``.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ __all__ = [
     "IDENTITY", "LEDGER_COLUMNS", "SCHEMA_VERSION", "SchemaError", "migrate", "schema_version",
 ]  # fmt: skip
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # The expression the identity index is on; an upsert names it as its conflict target.
 IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
@@ -67,6 +75,35 @@ CREATE TABLE IF NOT EXISTS ndjson_files (
 """
 
 
+# Version 1 -> 2. ALTER TABLE ADD COLUMN is not idempotent: run only on a version-1 file.
+_V2: Final = """
+ALTER TABLE ledger ADD COLUMN params TEXT NOT NULL DEFAULT '';
+ALTER TABLE ledger ADD COLUMN priority INTEGER NOT NULL DEFAULT 100;
+ALTER TABLE ledger ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ledger ADD COLUMN lease_owner TEXT NULL;
+ALTER TABLE ledger ADD COLUMN lease_until REAL NULL;
+ALTER TABLE ledger ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX ledger_claim ON ledger (priority, rank) WHERE state = 'pending';
+ALTER TABLE insights ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE insights SET seq = rowid;
+CREATE INDEX insights_seq ON insights (seq);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO counters (name, value) SELECT 'insights', ifnull(max(seq), 0) FROM insights;
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, priority INTEGER NOT NULL,
+    description TEXT NOT NULL, created_at TEXT NOT NULL, cancelled_at TEXT NULL);
+CREATE TABLE job_requests (
+    job_id INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (job_id, key)) WITHOUT ROWID;
+CREATE INDEX job_requests_key ON job_requests (key, job_id);
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, role TEXT NOT NULL,
+    started_at TEXT NOT NULL, seen_at REAL NOT NULL);
+CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+CREATE TABLE budgets (
+    app TEXT PRIMARY KEY, tat REAL NOT NULL DEFAULT 0, reading TEXT NULL, read_at REAL NULL);
+"""
+
+
 class SchemaError(OutputError):
     """The SQLite file was written by a newer schema than this code knows."""
 
@@ -88,4 +125,30 @@ async def migrate(db: aiosqlite.Connection, name: str) -> None:
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise SchemaError(f"{name} has schema {version}; this version knows {SCHEMA_VERSION}")
-    await db.executescript(f"BEGIN; {_TABLES} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    if version == SCHEMA_VERSION:
+        return
+    # BEGIN IMMEDIATE: two processes opening a new file at once migrate one after
+    # the other; the second finds the version already set and changes nothing.
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        version = await schema_version(db)
+        if version < 1:
+            await _script(db, _TABLES)
+        if version < 2:
+            await _script(db, _V2)
+        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        await db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            await db.execute("ROLLBACK")
+        raise
+
+
+async def _script(db: aiosqlite.Connection, script: str) -> None:
+    """Run ``script``'s statements one by one inside the open transaction.
+
+    (``executescript`` would COMMIT first; the statements hold no ``;`` inside.)
+    """
+    for statement in script.split(";"):
+        if statement.strip():
+            await db.execute(statement)

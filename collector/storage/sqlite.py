@@ -52,7 +52,9 @@ from collector.storage.protocol import (
     NdjsonFile,
     PointChanges,
 )
+from collector.storage.queue import Fence
 from collector.storage.schema import LEDGER_COLUMNS, SCHEMA_VERSION, SchemaError, migrate
+from collector.storage.sqlite_queue import SqliteQueue
 from collector.storage.upsert import create_stage, upsert_outcomes
 
 _CHUNK: Final = 5_000
@@ -94,10 +96,12 @@ class SqliteTransaction:
         self._clock = clock
         self._open = True
 
-    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> PointChanges:
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome], fence: Fence | None = None
+    ) -> PointChanges:
         """Upsert the outcomes' points and ledger rows; return what changed (see the Protocol)."""
         db = self._usable()
-        return await upsert_outcomes(db, outcomes, rfc3339(self._clock.now()))
+        return await upsert_outcomes(db, outcomes, rfc3339(self._clock.now()), fence)
 
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint row and note its file's committed size (see the Protocol)."""
@@ -141,11 +145,13 @@ class SqliteTransaction:
         return self._db
 
 
-class Store:
+class Store(SqliteQueue):
     """The SQLite file. Open with :meth:`open`; one instance per file and process.
 
-    An :class:`~collector.storage.protocol.InsightStore`; it also reads single
-    ledger rows and stored points back (:meth:`ledger_entry`, :meth:`points`).
+    An :class:`~collector.storage.protocol.InsightStore` and a
+    :class:`~collector.storage.queue.WorkQueue` (:mod:`collector.storage.sqlite_queue`);
+    it also reads single ledger rows and stored points back
+    (:meth:`ledger_entry`, :meth:`points`).
     """
 
     def __init__(self, db: aiosqlite.Connection, path: Path, clock: Clock) -> None:
@@ -167,7 +173,7 @@ class Store:
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA temp_store = MEMORY")
-            await db.execute("PRAGMA busy_timeout = 5000")
+            await db.execute("PRAGMA busy_timeout = 30000")
             await migrate(db, str(path))
             await create_stage(db)
         except BaseException:
@@ -287,7 +293,16 @@ class Store:
             sql += " WHERE account_id = ?"
             params = (account_id,)
         async with self._db.execute(sql + " ORDER BY rowid", params) as cur:
-            return [_point(row) async for row in cur]
+            return [point_from_row(row) async for row in cur]
+
+    async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
+        """Up to ``limit`` points whose commit sequence is past ``seq``, in sequence order."""
+        sql = (
+            "SELECT seq, account_id, metric, period, end_time, dimensions, value, api_version,"
+            " fetched_at FROM insights WHERE seq > ? ORDER BY seq LIMIT ?"
+        )
+        rows = await self._db.execute_fetchall(sql, (seq, limit))
+        return [(int(row["seq"]), point_from_row(row)) for row in rows]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
@@ -335,7 +350,8 @@ class Store:
         return result
 
 
-def _point(row: sqlite3.Row) -> Point:
+def point_from_row(row: sqlite3.Row) -> Point:
+    """A stored row (selected with every insights column by name) as a :class:`Point`."""
     return Point(
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]), value=row["value"],

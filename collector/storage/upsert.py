@@ -20,6 +20,7 @@ import aiosqlite
 from collector.model.outcome import Outcome
 from collector.model.records import Point
 from collector.storage.protocol import PointChanges
+from collector.storage.queue import Fence
 from collector.storage.schema import IDENTITY, LEDGER_COLUMNS
 
 __all__ = ["create_stage", "upsert_outcomes"]
@@ -66,15 +67,21 @@ ORDER BY s.seq
 
 # Every staged row: the unchanged ones hit the DO UPDATE guard and stay as they are.
 # ("WHERE true": SQLite's parser needs a WHERE before ON CONFLICT in INSERT ... SELECT.)
+# A written row takes the commit sequence reserved for its staged place (``? + seq``).
 _UPSERT: Final = f"""
 INSERT INTO insights (account_id, metric, period, end_time, dimensions, value, api_version,
-                      fetched_at)
-SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at
+                      fetched_at, seq)
+SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at, ? + seq
 FROM stage WHERE true
 ON CONFLICT ({IDENTITY}) DO UPDATE SET
-    value = excluded.value, api_version = excluded.api_version, fetched_at = excluded.fetched_at
+    value = excluded.value, api_version = excluded.api_version, fetched_at = excluded.fetched_at,
+    seq = excluded.seq
 WHERE insights.value IS NOT excluded.value
 """
+
+# Reserve commit sequence numbers; SQLite's write lock orders transactions, so
+# numbers reserved earlier always commit earlier.
+_RESERVE: Final = "UPDATE counters SET value = value + ? WHERE name = 'insights' RETURNING value"
 
 # A failed outcome never demotes a finished row: the points it stored stay valid.
 _KEEP: Final = "excluded.state = 'failed' AND ledger.state IN ('done', 'no_data')"
@@ -86,7 +93,8 @@ ON CONFLICT (key) DO UPDATE SET
     updated_at = excluded.updated_at,
     state = CASE WHEN {_KEEP} THEN ledger.state ELSE excluded.state END,
     reason = CASE WHEN {_KEEP} THEN ledger.reason ELSE excluded.reason END,
-    points = CASE WHEN {_KEEP} THEN ledger.points ELSE excluded.points END
+    points = CASE WHEN {_KEEP} THEN ledger.points ELSE excluded.points END,
+    lease_owner = NULL, lease_until = NULL
 """
 
 
@@ -96,7 +104,7 @@ async def create_stage(db: aiosqlite.Connection) -> None:
 
 
 async def upsert_outcomes(
-    db: aiosqlite.Connection, outcomes: Sequence[Outcome], now: str
+    db: aiosqlite.Connection, outcomes: Sequence[Outcome], now: str, fence: Fence | None = None
 ) -> PointChanges:
     """Store the outcomes' new or changed points and their ledger rows (``updated_at`` ``now``).
 
@@ -104,6 +112,9 @@ async def upsert_outcomes(
     :class:`sqlite3.Row` rows and a ``stage`` table); returns what changed, as
     :meth:`collector.storage.protocol.StoreTransaction.record_outcomes` says.
     """
+    fenced: tuple[str, ...] = ()
+    if fence is not None:
+        outcomes, fenced = await _within_fence(db, outcomes, fence)
     # The last copy of each identity wins, in the order the last copies arrived:
     # deduplicated here with a dict (cheaper than a GROUP BY over the stage).
     latest: dict[tuple[str, str, str, str | None, str], Point] = {}
@@ -133,7 +144,9 @@ async def upsert_outcomes(
     # One round trip to the connection's thread for the whole answer.
     rows = await db.execute_fetchall(_FIND_CHANGED)
     changed = tuple([unique[row["seq"]] for row in rows])
-    await db.execute(_UPSERT)
+    if changed:
+        reserved = list(await db.execute_fetchall(_RESERVE, (len(unique),)))
+        await db.execute(_UPSERT, (int(reserved[0]["value"]) - len(unique) + 1,))
     await db.executemany(
         _LEDGER_UPSERT,
         [
@@ -142,4 +155,23 @@ async def upsert_outcomes(
             for o in outcomes
         ],
     )  # fmt: skip
-    return PointChanges(changed, staged - len(changed))
+    return PointChanges(changed, staged - len(changed), fenced)
+
+
+async def _within_fence(
+    db: aiosqlite.Connection, outcomes: Sequence[Outcome], fence: Fence
+) -> tuple[Sequence[Outcome], tuple[str, ...]]:
+    """Split ``outcomes`` into those whose lease ``fence`` still holds, and the others' keys."""
+    held: dict[str, int] = {}
+    keys = [o.key for o in outcomes]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        sql = (
+            "SELECT key, lease_token FROM ledger WHERE lease_owner = ? AND state = 'pending'"
+            f" AND key IN ({','.join('?' * len(chunk))})"
+        )
+        for row in await db.execute_fetchall(sql, (fence.owner, *chunk)):
+            held[str(row["key"])] = int(row["lease_token"])
+    kept = [o for o in outcomes if held.get(o.key, -1) == fence.tokens.get(o.key)]
+    dropped = tuple(o.key for o in outcomes if held.get(o.key, -1) != fence.tokens.get(o.key))
+    return kept, dropped

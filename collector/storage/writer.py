@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,7 @@ from collector.model.outcome import Checkpoint, Outcome
 from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
 from collector.storage.protocol import InsightStore, PointChanges
+from collector.storage.queue import Fence
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ class WriterStats:
     done: int = 0
     no_data: int = 0
     failed: int = 0
+    fenced: int = 0  # outcomes dropped because another worker had taken their claim
 
 
 def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, db: str) -> int:
@@ -129,6 +131,10 @@ class SinkWriter:
     has died. ``ndjson`` ``None`` writes SQLite only. The store stays open
     after :meth:`close`; its owner closes it.
 
+    ``fence`` (a worker's claims; the worker keeps its ``tokens`` current)
+    makes every commit drop the outcomes whose claim was taken by another
+    worker; ``on_commit`` sees each committed batch and what it changed.
+
     ``stage_hook`` is a test seam: it is called with ``"staged"``,
     ``"appended"`` and ``"committed"`` around each commit's steps (crash tests
     kill the process there).
@@ -146,6 +152,8 @@ class SinkWriter:
         queue_size: int = 1_000,
         max_queued_points: int = 50_000,
         stage_hook: Callable[[str], None] | None = None,
+        fence: Fence | None = None,
+        on_commit: Callable[[Sequence[Outcome], PointChanges], None] | None = None,
     ) -> None:
         if min(max_outcomes, max_points, queue_size, max_queued_points) < 1 or max_delay < 0:
             raise ValueError("batch limits and queue size must be positive")
@@ -163,6 +171,8 @@ class SinkWriter:
         self._file: AppendFile | None = None
         self._task: asyncio.Task[None] | None = None
         self._stats = WriterStats()
+        self._fence = fence
+        self._on_commit = on_commit
 
     @property
     def stats(self) -> WriterStats:
@@ -316,7 +326,7 @@ class SinkWriter:
         before = None if file is None else file.offset
         try:
             async with self._store.transaction() as tx:
-                changes = await tx.record_outcomes(outcomes)
+                changes = await tx.record_outcomes(outcomes, self._fence)
                 self._hook("staged")
                 checkpoint = None
                 if file is not None:
@@ -332,17 +342,23 @@ class SinkWriter:
             raise
         self._hook("committed")
         self._count(outcomes, changes)
+        if changes.fenced:
+            log.warning("claims_fenced", outcomes=len(changes.fenced))
+        if self._on_commit is not None:
+            self._on_commit(outcomes, changes)
 
     def _count(self, outcomes: list[Outcome], changes: PointChanges) -> None:
         s = self._stats
-        states = [o.state for o in outcomes]
+        fenced = set(changes.fenced)
+        states = [o.state for o in outcomes if o.key not in fenced]
         self._stats = WriterStats(
             batches=s.batches + 1,
-            outcomes=s.outcomes + len(outcomes),
+            outcomes=s.outcomes + len(states),
             points_written=s.points_written + len(changes.changed),
             points_unchanged=s.points_unchanged + changes.unchanged,
             done=s.done + states.count("done"),
             no_data=s.no_data + states.count("no_data"),
             failed=s.failed + states.count("failed"),
+            fenced=s.fenced + len(fenced),
         )
         log.debug("sink_batch_committed", outcomes=len(outcomes), written=len(changes.changed))

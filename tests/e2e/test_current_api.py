@@ -7,192 +7,32 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from pyfacebook import IGBusinessApi  # type: ignore[import-untyped]
 
-from collector.clock import FixedWallClock
-from collector.config.load import load_config
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import Scenario
-from collector.emulator.testing import RunningEmulator, emulator_in_thread, running_emulator
-from collector.emulator.truth import truth_points, truth_values
-from collector.engine.run import run_once
+from collector.emulator.testing import RunningEmulator, emulator_in_thread
+from collector.emulator.truth import truth_values
 from collector.engine.summary import RunSummary
+from tests.e2e.current import (
+    CURRENT_METRICS,
+    LA,
+    V24,
+    current_truth,
+    pull,
+    two_versions_pull,
+)
 from tests.e2e.helpers import (
-    AUDIENCE,
-    LEGACY_METRICS,
-    LEGACY_SERIES,
     NOW,
-    TODAY,
-    Key,
-    dims_text,
-    expected_points,
     ndjson_points,
     small_scenario,
     sqlite_points,
 )
-
-LA = ZoneInfo("America/Los_Angeles")
-# Ten end_time dates across the 2025-11-02 DST change, all within the 30-day history limit.
-FIRST, LAST = dt.date(2025, 10, 28), dt.date(2025, 11, 6)
-V24 = "v24.0"
-
-# SPEC section 2's current table, written out by hand: metric -> breakdowns it supports.
-TOTALS: dict[str, tuple[str, ...]] = {
-    "views": ("follow_type", "media_product_type"),
-    "accounts_engaged": (),
-    "replies": (),
-    "reposts": (),
-    "total_interactions": ("media_product_type",),
-    "likes": ("media_product_type",),
-    "comments": ("media_product_type",),
-    "shares": ("media_product_type",),
-    "saves": ("media_product_type",),
-    "profile_links_taps": ("contact_button_type",),
-    "follows_and_unfollows": ("follow_type",),
-}
-REACH_BREAKDOWNS = ("media_product_type", "follow_type")
-SERIES: tuple[tuple[str, str], ...] = (
-    ("reach", "day"),
-    ("follower_count", "day"),
-    ("online_followers", "lifetime"),
-)
-DEMOGRAPHICS = ("follower_demographics", "engaged_audience_demographics")
-DEMOGRAPHIC_ENTRIES = ("age", "city", "country", "gender", "age,gender")
-TIMEFRAMES = ("this_week", "this_month")
-CURRENT_METRICS = ("reach", *TOTALS, "follower_count", "online_followers", *DEMOGRAPHICS)
-HISTORY_LIMITED = ("follower_count", "online_followers")  # SPEC 2: last 30 days
-
-
-def _toml_list(items: Iterable[str]) -> str:
-    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
-
-
-def breakdowns_toml() -> str:
-    lines = [f"reach = {_toml_list(REACH_BREAKDOWNS)}"]
-    lines += [f"{m} = {_toml_list(cuts)}" for m, cuts in TOTALS.items() if cuts]
-    lines += [f"{m} = {_toml_list(DEMOGRAPHIC_ENTRIES)}" for m in DEMOGRAPHICS]
-    return "\n".join(lines)
-
-
-def write_config(
-    path: Path,
-    scenario: Scenario,
-    base_url: str,
-    *,
-    out: Path,
-    metrics: Iterable[str],
-    app_versions: dict[str, str],
-    graph_version: str = "v17.0",
-) -> Path:
-    """A config for ``scenario`` with per-app api_version, breakdowns and timeframes."""
-    apps = "\n".join(
-        f'[[apps]]\nname = "{a.name}"\napp_id = "{a.app_id}"\napp_secret = "{a.app_secret}"\n'
-        f"calls_per_hour = 360000\n"
-        + (f'api_version = "{app_versions[a.name]}"\n' if a.name in app_versions else "")
-        for a in scenario.apps
-    )
-    accounts = "\n".join(
-        f'[[accounts]]\nid = "{a.id}"\napp = "{a.app}"\ntoken = "{a.token}"\n'
-        for a in scenario.accounts
-    )
-    path.write_text(
-        f'[graph]\nbase_url = "{base_url}"\napi_version = "{graph_version}"\n'
-        f"concurrency = 16\ntimeout_s = 5\n\n{apps}\n{accounts}\n"
-        f"[collect]\nmetrics = {_toml_list(metrics)}\n"
-        f'since = "{FIRST.isoformat()}"\nuntil = "{LAST.isoformat()}"\n'
-        f"timeframes = {_toml_list(TIMEFRAMES)}\n\n"
-        f"[collect.breakdowns]\n{breakdowns_toml()}\n\n"
-        f'[output]\nndjson = "{out / "insights.ndjson"}"\nsqlite = "{out / "insights.sqlite"}"\n'
-        f'\n[log]\nformat = "json"\nlevel = "warning"\n'
-    )
-    return path
-
-
-def _add(
-    truth: dict[Key, int | float], account: str, metric: str, period: str, points: Any
-) -> None:
-    for end_time, dims, value in points:
-        truth[(account, metric, period, end_time, dims_text(dims))] = value
-
-
-def current_truth(
-    scenario: Scenario, accounts: Iterable[str] | None = None
-) -> dict[Key, int | float]:
-    """Ground truth of the v24.0 pull: series, plain daily totals, breakdown parts, demographics."""
-    wanted = set(accounts) if accounts is not None else None
-    now = NOW.timestamp()
-    truth: dict[Key, int | float] = {}
-    for account in scenario.accounts:
-        if wanted is not None and account.id not in wanted:
-            continue
-        common: dict[str, Any] = {"account_id": account.id, "now": now, "version": V24}
-        for metric, period in SERIES:
-            lo = max(FIRST, TODAY - dt.timedelta(days=29)) if metric in HISTORY_LIMITED else FIRST
-            points = truth_points(
-                scenario,
-                metric=metric,
-                period=period,
-                first_end_date=lo,
-                last_end_date=LAST,
-                **common,
-            )
-            _add(truth, account.id, metric, period, points)
-        cuts = {"reach": REACH_BREAKDOWNS, **TOTALS}
-        for metric, entries in cuts.items():
-            for entry in (None, *entries) if metric != "reach" else entries:
-                points = truth_points(
-                    scenario,
-                    metric=metric,
-                    period="day",
-                    first_end_date=FIRST,
-                    last_end_date=LAST,
-                    metric_type="total_value",
-                    breakdown=entry,
-                    **common,
-                )
-                _add(truth, account.id, metric, "day", points)
-        for metric in DEMOGRAPHICS:
-            for frame in TIMEFRAMES:
-                for entry in DEMOGRAPHIC_ENTRIES:
-                    points = truth_points(
-                        scenario,
-                        metric=metric,
-                        period="lifetime",
-                        first_end_date=FIRST,
-                        last_end_date=LAST,
-                        metric_type="total_value",
-                        breakdown=entry,
-                        timeframe=frame,
-                        **common,
-                    )
-                    _add(truth, account.id, metric, "lifetime", points)
-    return truth
-
-
-async def _pull(
-    tmp_path: Path, metrics: Iterable[str], app_versions: dict[str, str], graph_version: str
-) -> tuple[Scenario, RunSummary, int]:
-    scenario = small_scenario()
-    async with running_emulator(scenario, clock=FixedClock(NOW.timestamp())) as emulator:
-        path = write_config(
-            tmp_path / "c.toml",
-            scenario,
-            emulator.base_url,
-            out=tmp_path,
-            metrics=metrics,
-            app_versions=app_versions,
-            graph_version=graph_version,
-        )
-        summary = await run_once(load_config(path), clock=FixedWallClock(NOW))
-        refused = sum(1 for call in emulator.calls.records() if call.code == 100)
-    return scenario, summary, refused
-
 
 Pulled = tuple[Scenario, RunSummary, int, Path]
 
@@ -201,7 +41,7 @@ Pulled = tuple[Scenario, RunSummary, int, Path]
 def v24_pull(tmp_path_factory: pytest.TempPathFactory) -> Pulled:
     """Every current metric and breakdown, both apps on v24.0: pulled once for the module."""
     out = tmp_path_factory.mktemp("v24")
-    scenario, summary, refused = asyncio.run(_pull(out, CURRENT_METRICS, {}, V24))
+    scenario, summary, refused = asyncio.run(pull(out, CURRENT_METRICS, {}, V24))
     return scenario, summary, refused, out
 
 
@@ -276,20 +116,9 @@ def test_demographics_are_keyed_by_timeframe_and_breakdown(v24_pull: Pulled) -> 
 async def test_two_apps_on_two_versions_in_one_run(tmp_path: Path) -> None:
     """app-a on v17.0 pulls the legacy catalogue and app-b on v24.0 the current one, in one run,
     each value for value and stamped with its app's version."""
-    metrics = (*LEGACY_METRICS, *(m for m in CURRENT_METRICS if m not in LEGACY_METRICS))
-    scenario, summary, refused = await _pull(tmp_path, metrics, {"app-b": V24}, "v17.0")
+    scenario, summary, refused, truth = await two_versions_pull(tmp_path)
     a_ids = [a.id for a in scenario.accounts if a.app == "app-a"]
     b_ids = [a.id for a in scenario.accounts if a.app == "app-b"]
-    truth = expected_points(
-        scenario,
-        first=FIRST,
-        last=LAST,
-        today=TODAY,
-        now=NOW,
-        pairs=LEGACY_SERIES + AUDIENCE,
-        accounts=a_ids,
-    )
-    truth.update(current_truth(scenario, b_ids))
     assert (summary.failed, refused) == (0, 0)
     assert sqlite_points(tmp_path / "insights.sqlite") == truth
     with sqlite3.connect(tmp_path / "insights.sqlite") as db:

@@ -99,7 +99,8 @@ async def test_a_newer_schema_is_refused(pg_url: str, pg_schema: str) -> None:
 
 
 async def test_version_1_is_upgraded_keeping_its_rows(pg_url: str, pg_schema: str) -> None:
-    """A version-1 store is migrated to the current version with its points and ledger."""
+    """A version-1 store is migrated to the current version with its points and ledger; its
+    points are numbered in insertion order and new commits follow them."""
     async with await psycopg.AsyncConnection.connect(
         pg_url, autocommit=True, options=f"-c search_path={pg_schema}",
         row_factory=psycopg.rows.dict_row,
@@ -119,6 +120,9 @@ async def test_version_1_is_upgraded_keeping_its_rows(pg_url: str, pg_schema: st
     try:
         assert [p.value for p in await store.points()] == [4]
         assert await store.finished_keys("111") == {"k"}
+        assert [(seq, p.value) for seq, p in await store.committed_after(0, 9)] == [(1, 4)]
+        await commit(store, outcome("k2", (point(5),)))
+        assert [seq for seq, _ in await store.committed_after(1, 9)] == [2]
     finally:
         await store.close()
 

@@ -109,8 +109,8 @@ async def test_claims_go_by_priority_then_rank_then_registration(queue_store: An
     """Claims take the lowest priority first, then the lowest rank, then the oldest row."""
     await queue_store.enqueue(ROUTINE, [queued("r1", rank=0), queued("r2", rank=1)])
     await queue_store.enqueue(RUN, [queued("b", rank=1), queued("a", rank=1), queued("c", rank=0)])
-    claims = await queue_store.claim("w1", ["app-a"], 10, 30)
-    assert [c.key for c in claims] == ["c", "b", "a", "r1", "r2"]
+    taken = [(await queue_store.claim("w1", ["app-a"], 1, 30))[0].key for _ in range(5)]
+    assert taken == ["c", "b", "a", "r1", "r2"]
 
 
 async def test_a_job_lowers_the_priority_of_the_rows_it_names(queue_store: Any) -> None:
@@ -178,7 +178,6 @@ async def test_a_stale_token_is_fenced(queue_store: Any, manual_clock: ManualClo
     await queue_store.enqueue(RUN, [queued("k1"), queued("k2")])
     [late, other] = await queue_store.claim("w1", ["app-a"], 2, 30)
     manual_clock.advance(31)
-    await queue_store.renew("w1", [other.key], 30)  # expired: not renewed
     taken = await queue_store.claim("w2", ["app-a"], 2, 30)
     fenced = await _record(queue_store, _fence("w1", late, other), _done(late), _done(other))
     assert sorted(fenced) == ["k1", "k2"]
@@ -208,6 +207,19 @@ async def test_recording_clears_the_lease(queue_store: Any) -> None:
     assert [c.key for c in await queue_store.claim("w2", ["app-a"], 1, 30)] == ["k1"]
 
 
+async def test_lease_owners_and_release_all(queue_store: Any, manual_clock: ManualClock) -> None:
+    """lease_owners names the owners of leases still running; release_all frees every
+    claim of one owner (a worker known dead) for others at once."""
+    await queue_store.enqueue(RUN, [queued(k) for k in ("a", "b", "c")])
+    await queue_store.claim("w1", ["app-a"], 2, 30)
+    await queue_store.claim("w2", ["app-a"], 1, 60)
+    assert sorted(await queue_store.lease_owners()) == ["w1", "w2"]
+    assert await queue_store.release_all("w1") == 2
+    assert sorted(c.key for c in await queue_store.claim("w3", ["app-a"], 9, 30)) == ["a", "b"]
+    manual_clock.advance(45)
+    assert await queue_store.lease_owners() == ["w2"]
+
+
 # -- jobs ----------------------------------------------------------------------------------
 
 
@@ -228,6 +240,17 @@ async def test_re_enqueue_pends_failed_and_forced_rows_only(queue_store: Any) ->
     info = await queue_store.job(job)
     assert (info.total, info.pending, info.done, info.state) == (3, 2, 1, "running")
     assert (await queue_store.ledger_entry("f")).attempts == 2
+
+
+async def test_a_re_pended_row_takes_the_new_jobs_priority(queue_store: Any) -> None:
+    """A failed on-demand row asked again by the routine goes at the routine's priority."""
+    await queue_store.enqueue(PULL, [queued("k1")])
+    claims = await queue_store.claim("w1", ["app-a"], 1, 30)
+    await _record(queue_store, _fence("w1", *claims), outcome("k1", state="failed"))
+    await queue_store.enqueue(ROUTINE, [queued("k1")])
+    await queue_store.enqueue(RUN, [queued("k2")])
+    taken = [(await queue_store.claim("w1", ["app-a"], 1, 30))[0].key for _ in range(2)]
+    assert taken == ["k2", "k1"]
 
 
 async def test_job_progress_counts_its_rows(queue_store: Any) -> None:

@@ -1,0 +1,1 @@
+"""``ig-collector export``: the store's points as CSV, Parquet or NDJSON, long or wide."""

@@ -1,0 +1,1 @@
+"""``ig-collector report``: a self-contained HTML report per account, from the store."""
