@@ -8,6 +8,9 @@ import aiohttp
 import pytest
 import structlog
 
+# PostgreSQL fixtures (pg_url, pg_schema, pg_store) for every test folder.
+pytest_plugins = ["tests.pg_fixtures"]
+
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:

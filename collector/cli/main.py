@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cancel": queue_cmds.cancel_command,
         "export": export_command,
         "report": report_command,
+        "db": _db,
     }
     try:
         return commands[args.command](args)
@@ -169,6 +170,12 @@ def _daemon(args: argparse.Namespace) -> int:
         return asyncio.run(serve())
     except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace
         return EXIT_INTERRUPTED
+
+
+def _db(args: argparse.Namespace) -> int:
+    from collector.cli.db import run_db
+
+    return run_db(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

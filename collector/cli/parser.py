@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from collector import __version__
+from collector.cli.db import add_db_arguments
 from collector.errors import EXIT_USAGE
 
 LOG_FORMATS = ("auto", "json", "console")
@@ -115,6 +116,7 @@ def build_parser() -> Parser:
 
     _export_command(command("export", "write stored points to a CSV, Parquet or NDJSON file"))
     _report_command(command("report", "a self-contained HTML report per account, from the store"))
+    add_db_arguments(command("db", "create or upgrade a store's tables (db upgrade)"), common)
 
     demo = command("demo", "start the bundled emulator and pull config/demo.toml")
     demo.add_argument("--config", type=Path, default=None, help="default: config/demo.toml")

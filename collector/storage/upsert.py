@@ -17,8 +17,7 @@ from typing import Final
 
 import aiosqlite
 
-from collector.model.outcome import Outcome
-from collector.model.records import Point
+from collector.model.outcome import Outcome, latest_points
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
 from collector.storage.schema import IDENTITY, LEDGER_COLUMNS
@@ -115,16 +114,8 @@ async def upsert_outcomes(
     fenced: tuple[str, ...] = ()
     if fence is not None:
         outcomes, fenced = await _within_fence(db, outcomes, fence)
-    # The last copy of each identity wins, in the order the last copies arrived:
-    # deduplicated here with a dict (cheaper than a GROUP BY over the stage).
-    latest: dict[tuple[str, str, str, str | None, str], Point] = {}
-    staged = 0
-    for outcome in outcomes:
-        for point in outcome.points:
-            key = point.key()
-            latest.pop(key, None)
-            latest[key] = point
-            staged += 1
+    # The last copy of each identity wins, in the order the last copies arrived.
+    latest, staged = latest_points(outcomes)
     unique = list(latest.values())
     await db.execute("DELETE FROM stage")
     # Multi-row INSERTs: one statement step per chunk instead of one per point

@@ -1,0 +1,141 @@
+"""The PostgreSQL store's commit sequence, opening, schema versions and redacted location."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+
+import psycopg
+import pytest
+
+from collector.clock import ManualClock
+from collector.errors import OutputError
+from collector.storage.postgres import PostgresStore, redact_url
+from collector.storage.postgres_schema import SCHEMA_VERSION, migrate
+from collector.storage.schema import SchemaError
+from tests.storage.helpers import commit, outcome, point
+
+# -- the commit sequence ---------------------------------------------------------------
+
+
+async def test_commit_sequence_follows_commit_order_across_connections(
+    pg_url: str, pg_schema: str, manual_clock: ManualClock
+) -> None:
+    """Of two transactions on two stores, the one that commits first gets the lower
+    sequence numbers, whichever began first; a reader sees them in commit order."""
+    early = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
+    late = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
+    try:
+        first = contextlib.AsyncExitStack()
+        tx = await first.enter_async_context(early.transaction())
+        await tx.record_outcomes([outcome("a", (point(1, metric="began_first"),))])
+        async with late.transaction() as other:
+            await other.record_outcomes([outcome("b", (point(2, metric="committed_first"),))])
+        assert [p.metric for _, p in await late.committed_after(0, 10)] == ["committed_first"]
+        await first.aclose()
+        seen = await late.committed_after(0, 10)
+        assert [p.metric for _, p in seen] == ["committed_first", "began_first"]
+        assert seen[0][0] < seen[1][0]
+        assert await late.committed_after(seen[0][0], 10) == seen[1:]
+    finally:
+        await early.close()
+        await late.close()
+
+
+async def test_a_changed_value_gets_a_new_sequence_number(pg_store: PostgresStore) -> None:
+    """Rewriting a point moves it past everything committed before; an equal one does not."""
+    await commit(pg_store, outcome("k1", (point(1), point(1, metric="other"))))
+    [(a, _), (b, _)] = await pg_store.committed_after(0, 10)
+    await commit(pg_store, outcome("k2", (point(2), point(1, metric="other"))))
+    assert [(p.metric, p.value) for _, p in await pg_store.committed_after(max(a, b), 10)] == [
+        ("reach", 2)
+    ]
+
+
+async def test_committed_after_respects_the_limit(pg_store: PostgresStore) -> None:
+    """committed_after returns at most ``limit`` points, the oldest first."""
+    await commit(pg_store, outcome("k1", tuple(point(i, metric=f"m{i}") for i in range(5))))
+    assert [p.value for _, p in await pg_store.committed_after(0, 3)] == [0, 1, 2]
+
+
+# -- opening, schema and location --------------------------------------------------------
+
+
+def test_location_never_shows_the_password() -> None:
+    """The store's location drops the password from URLs and key=value strings alike."""
+    assert redact_url("postgresql://igc:s3cret@db:5432/x?sslmode=require&password=p2") == (
+        "postgresql://igc:***@db:5432/x?sslmode=require&password=%2A%2A%2A"
+    )
+    assert redact_url("host=db user=igc password='a b' dbname=x") == (
+        "host=db user=igc password=*** dbname=x"
+    )
+    assert redact_url("postgresql://igc@db/x") == "postgresql://igc@db/x"
+
+
+async def test_a_wrong_password_is_an_output_error_without_it(pg_url: str) -> None:
+    """A refused login is one OutputError naming the redacted URL, never the password."""
+    wrong = pg_url.replace("igc:igc@", "igc:Wr0ngPassw0rd@")
+    with pytest.raises(OutputError, match="cannot connect to") as caught:
+        await PostgresStore.open(wrong)
+    assert "Wr0ngPassw0rd" not in str(caught.value)
+
+
+async def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without psycopg installed, opening says which extra to install."""
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)
+    with pytest.raises(OutputError, match=r"pip install 'ig-collector\[postgres\]'"):
+        await PostgresStore.open("postgresql://igc@127.0.0.1/none")
+
+
+async def test_a_newer_schema_is_refused(pg_url: str, pg_schema: str) -> None:
+    """A store whose schema_version is newer than the code knows raises SchemaError."""
+    store = await PostgresStore.open(pg_url, schema=pg_schema)
+    await store.close()
+    with psycopg.connect(pg_url, options=f"-c search_path={pg_schema}") as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(SchemaError, match="schema 99"):
+        await PostgresStore.open(pg_url, schema=pg_schema)
+
+
+async def test_version_1_is_upgraded_keeping_its_rows(pg_url: str, pg_schema: str) -> None:
+    """A version-1 store is migrated to the current version with its points and ledger; its
+    points are numbered in insertion order and new commits follow them."""
+    async with await psycopg.AsyncConnection.connect(
+        pg_url, autocommit=True, options=f"-c search_path={pg_schema}",
+        row_factory=psycopg.rows.dict_row,
+    ) as conn:  # fmt: skip
+        assert await migrate(conn, "test", pg_schema, target=1) == 0
+        await conn.execute(
+            "INSERT INTO insights (account_id, metric, period, end_time, dimensions, value,"
+            " api_version, fetched_at) VALUES ('111', 'reach', 'day', NULL, '{}', 4, 'v17.0', 'T')"
+        )
+        await conn.execute(
+            "INSERT INTO ledger (key, account_id, app, metrics, period, state, updated_at)"
+            " VALUES ('k', '111', 'app-a', 'reach', 'day', 'done', 'T')"
+        )
+        assert await migrate(conn, "test", pg_schema) == 1
+        assert await migrate(conn, "test", pg_schema) == SCHEMA_VERSION
+    store = await PostgresStore.open(pg_url, schema=pg_schema)
+    try:
+        assert [p.value for p in await store.points()] == [4]
+        assert await store.finished_keys("111") == {"k"}
+        assert [(seq, p.value) for seq, p in await store.committed_after(0, 9)] == [(1, 4)]
+        await commit(store, outcome("k2", (point(5),)))
+        assert [seq for seq, _ in await store.committed_after(1, 9)] == [2]
+    finally:
+        await store.close()
+
+
+async def test_two_stores_migrating_at_once_both_open(pg_url: str, pg_schema: str) -> None:
+    """Two processes opening a new schema together migrate it once; both stores work."""
+    stores = await asyncio.gather(*(PostgresStore.open(pg_url, schema=pg_schema) for _ in "ab"))
+    try:
+        with psycopg.connect(pg_url, options=f"-c search_path={pg_schema}") as conn:
+            assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+                (SCHEMA_VERSION,)
+            ]
+        assert [await s.checkpoint() for s in stores] == [None, None]
+    finally:
+        for s in stores:
+            await s.close()
