@@ -99,13 +99,22 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Conf
             "prefer env:NAME or file:PATH so the files can be shared safely"
         )
     warnings.extend(_url_warnings(graph.base_url))
+    output = sections.output.settings()
+    if store.url is not None and output.ndjson is not None:
+        # Many processes commit to a shared store; none sees all commits to stream them.
+        if "ndjson" in sections.output.model_fields_set:
+            warnings.append(
+                "[output].ndjson is not written with a PostgreSQL [store]: stream the store "
+                "with `ig-collector export --format ndjson --follow --out PATH`"
+            )
+        output = replace(output, ndjson=None)
     return Config(
         path,
         graph,
         tuple(app.config(graph) for app in apps),
         accounts,
         collect,
-        sections.output.settings(),
+        output,
         sections.log.settings(),
         tuple(warnings),
         sections.daemon.settings(),
@@ -134,7 +143,7 @@ def _store(
             )
         )
         url = None
-    return StoreSettings(url, table.lease_s, table.poll_s)
+    return StoreSettings(url, table.lease_s, table.poll_s, table.schema_name)
 
 
 def resolve_range(collect: CollectSettings, today: dt.date) -> tuple[dt.date, dt.date]:

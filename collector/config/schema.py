@@ -156,6 +156,7 @@ class StoreTable(Strict):
     url: Text | None = None  # resolved by the loader (env:/file: allowed)
     lease_s: Positive = 60.0
     poll_s: Positive = 1.0
+    schema_name: Text | None = Field(default=None, alias="schema")
 
 
 class LogTable(Strict):

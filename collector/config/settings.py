@@ -107,6 +107,7 @@ class StoreSettings:
     url: str | None = field(default=None, repr=False)
     lease_s: float = 60.0
     poll_s: float = 1.0
+    schema: str | None = None  # PostgreSQL schema of the tables (None: the role's default)
 
 
 @dataclass(frozen=True, slots=True)

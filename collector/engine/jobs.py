@@ -21,6 +21,7 @@ from collector.engine.feed import FeedAccount, FeedSettings
 from collector.errors import OutputError
 from collector.planning.planner import AccountRef, PlanSpec, plan_account
 from collector.planning.queued import queued, ranked
+from collector.storage.opening import StoreAddress
 from collector.storage.queue import (
     ROUTINE_PRIORITY,
     RUN_PRIORITY,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OpenedWork", "QueueMode", "enqueue_run", "feed_accounts", "feed_settings", "open_work",
-    "worker_id",
+    "store_address", "worker_id",
 ]  # fmt: skip
 
 
@@ -183,6 +184,11 @@ def _describe(config: Config, specs: Mapping[str, PlanSpec]) -> dict[str, object
         described["first"] = spec.first.isoformat()
         described["last"] = spec.last.isoformat()
     return described
+
+
+def store_address(config: Config) -> StoreAddress:
+    """Where ``config``'s store is: ``[store].url`` (PostgreSQL) or ``[output].sqlite``."""
+    return StoreAddress(config.output.sqlite, config.store.url, config.store.schema)
 
 
 def feed_accounts(

@@ -29,7 +29,14 @@ import structlog
 from collector.clock import Clock, SystemClock
 from collector.config.load import AccountConfig, Config, resolve_range
 from collector.engine.feed import ClaimFeed
-from collector.engine.jobs import QueueMode, feed_accounts, feed_settings, open_work, worker_id
+from collector.engine.jobs import (
+    QueueMode,
+    feed_accounts,
+    feed_settings,
+    open_work,
+    store_address,
+    worker_id,
+)
 from collector.engine.pool import AppSettings, Pool, RunStats
 from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
@@ -44,8 +51,8 @@ from collector.planning.planner import (
     count_requests,
 )
 from collector.storage.lock import output_locks
+from collector.storage.opening import open_store
 from collector.storage.queue import WorkQueue
-from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter, WriterStats
 
 log = structlog.get_logger("collector.engine.run")
@@ -215,12 +222,17 @@ async def run_once(
     async with contextlib.AsyncExitStack() as stack:
         if owned is not None:
             await stack.enter_async_context(owned)
-        if queue is not None and queue.store_only:
+        address = store_address(config)
+        if address.shared or (queue is not None and queue.store_only):
             ndjson = None  # a queue worker writes the store only: NDJSON is export's
         # One process that streams NDJSON holds its outputs alone; queue workers share.
-        shared = queue is not None and queue.mode == "forever" and ndjson is None
-        stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
-        store = await Store.open(sqlite, clock=clock)
+        # A PostgreSQL store has no file to lock: its queue and fencing keep writers apart.
+        shared = address.shared or (
+            queue is not None and queue.mode == "forever" and ndjson is None
+        )
+        if not address.shared:
+            stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
+        store = await open_store(address, clock=clock)
         stack.push_async_callback(store.close)
         owner = worker_id()
         # Runs after the writer has closed (the stack unwinds in reverse): what is
