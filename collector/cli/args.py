@@ -25,6 +25,7 @@ def load(args: argparse.Namespace) -> Config:
         accounts=accounts.split(",") if accounts else None,
         ndjson=getattr(args, "ndjson", None),
         sqlite=getattr(args, "sqlite", None),
+        store_url=getattr(args, "store", None),
     )
     if args.log_format is None or args.log_level is None:
         configure(args.log_format or config.log.format, args.log_level or config.log.level)

@@ -94,8 +94,9 @@ def report_command(args: argparse.Namespace) -> int:
 
 def _follow(args: argparse.Namespace, config: Config | None) -> int:
     """``export --format ndjson --follow``: the committed points, each once, until SIGTERM."""
+    from collector.engine.jobs import store_address
     from collector.reporting.export.follow import follow
-    from collector.storage.sqlite import Store
+    from collector.storage.opening import StoreAddress, open_store
 
     if (
         args.format != "ndjson"
@@ -113,7 +114,10 @@ def _follow(args: argparse.Namespace, config: Config | None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         clock = SystemClock()
-        store = await Store.open(_store(args, config), clock=clock)
+        address = StoreAddress(_store(args, config))
+        if config is not None and args.sqlite is None:
+            address = store_address(config)  # the config's store: maybe PostgreSQL
+        store = await open_store(address, clock=clock)
         try:
             return await follow(
                 store, args.out, clock, keep_following=True, stop=stop, poll_s=args.poll

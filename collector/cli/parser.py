@@ -80,6 +80,7 @@ def build_parser() -> Parser:
 
     run = command("run", "pull insights for every account of a config")
     run.add_argument("--config", required=True, type=Path)
+    _store_url(run)
     _range_options(run)
     run.add_argument("--ndjson", help="NDJSON output path (.gz for gzip; empty: off)")
     run.add_argument("--sqlite", help="SQLite output path")
@@ -113,6 +114,7 @@ def build_parser() -> Parser:
         "daemon", "keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"
     )
     daemon.add_argument("--config", required=True, type=Path)
+    _store_url(daemon)
 
     _export_command(command("export", "write stored points to a CSV, Parquet or NDJSON file"))
     _report_command(command("report", "a self-contained HTML report per account, from the store"))
@@ -125,6 +127,7 @@ def build_parser() -> Parser:
 
     worker = command("worker", "work the shared queue until SIGTERM (drains, then exits 0)")
     worker.add_argument("--config", required=True, type=Path)
+    _store_url(worker)
     worker.add_argument("--sqlite", help="the store (SQLite path) to work")
     worker.add_argument(
         "--grace", type=float, default=30.0, metavar="SECONDS",
@@ -133,6 +136,7 @@ def build_parser() -> Parser:
 
     pull = command("pull", "enqueue an on-demand job (before the routine); print its id")
     pull.add_argument("--config", required=True, type=Path)
+    _store_url(pull)
     _range_options(pull)
     pull.add_argument("--metrics", help="only these metrics, comma-separated")
     pull.add_argument("--sqlite", help="the store (SQLite path) to enqueue into")
@@ -144,6 +148,7 @@ def build_parser() -> Parser:
 
     jobs = command("jobs", "list the newest jobs of the queue with their progress")
     jobs.add_argument("--config", required=True, type=Path)
+    _store_url(jobs)
     jobs.add_argument("--sqlite", help="the store (SQLite path)")
     jobs.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     jobs.add_argument("--json", action="store_true", help="one JSON object per job")
@@ -151,6 +156,7 @@ def build_parser() -> Parser:
     cancel = command("cancel", "cancel a job: its unsent requests are not sent")
     cancel.add_argument("job", type=int, metavar="JOB")
     cancel.add_argument("--config", required=True, type=Path)
+    _store_url(cancel)
     cancel.add_argument("--sqlite", help="the store (SQLite path)")
 
     # No -h of its own: `emulator --help` is the emulator parser's help.
@@ -207,6 +213,14 @@ def _day_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     what = "day described: YYYY-MM-DD or Nd (N days ago, Pacific)"
     parser.add_argument("--since", required=required, help=f"first {what}")
     parser.add_argument("--until", required=required, help=f"last {what}")
+
+
+def _store_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", metavar="URL",
+        help="a shared PostgreSQL store (postgresql://..., or env:NAME / file:PATH holding it); "
+        "overrides [store].url",
+    )  # fmt: skip
 
 
 def _range_options(parser: argparse.ArgumentParser) -> None:

@@ -25,14 +25,14 @@ import structlog
 
 from collector.cli.args import load
 from collector.config.load import Config, ConfigError
-from collector.engine.jobs import QueueMode, enqueue_run
+from collector.engine.jobs import QueueMode, enqueue_run, store_address
 from collector.engine.run import plan_specs, run_once
 from collector.errors import EXIT_OK, EXIT_PARTIAL, OutputError
 from collector.graph.pacific import pacific_date
 from collector.storage.inspect import check_outputs
 from collector.storage.lock import OutputBusy, held_elsewhere
+from collector.storage.opening import open_store
 from collector.storage.queue import ON_DEMAND_PRIORITY, JobInfo
-from collector.storage.sqlite import Store
 
 log = structlog.get_logger("collector.cli.queue")
 
@@ -45,14 +45,15 @@ _ALIVE_S = 45.0
 def worker_command(args: argparse.Namespace) -> int:
     """``ig-collector worker``: work the queue until stopped; 0 after a clean drain."""
     config = load(args)
-    check_outputs(config.output.sqlite, None)
+    if not config.store.url:
+        check_outputs(config.output.sqlite, None)
 
     async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        log.info("worker_started", store=str(config.output.sqlite))
+        log.info("worker_started", store=_where(config))
         summary = await run_once(config, queue=QueueMode("forever"), stop=stop, grace_s=args.grace)
         log.info("worker_stopped", calls=summary.calls, failed=summary.failed)
         return EXIT_OK
@@ -65,10 +66,11 @@ def pull_command(args: argparse.Namespace) -> int:
     config = load(args)
     if args.metrics:
         config = only_metrics(config, [m.strip() for m in args.metrics.split(",") if m.strip()])
-    check_outputs(config.output.sqlite, None)
+    if not config.store.url:
+        check_outputs(config.output.sqlite, None)
 
     async def enqueue() -> int:
-        store = await Store.open(config.output.sqlite)
+        store = await open_store(store_address(config))
         try:
             from collector.clock import SystemClock
 
@@ -94,20 +96,21 @@ async def _wait(config: Config, job: int, poll_s: float) -> int:
     """
     shown: tuple[str, int] | None = None
     while True:
-        store = await Store.open(config.output.sqlite)
+        store = await open_store(store_address(config))
         try:
             info = await store.job(job)
             alive = await store.live_workers(_ALIVE_S)
         finally:
             await store.close()
         if info is None:
-            raise OutputError(f"{config.output.sqlite} has no job {job}")
+            raise OutputError(f"{_where(config)} has no job {job}")
         if shown != (info.state, info.finished):
             shown = (info.state, info.finished)
             _progress(info)
         if info.state in ("done", "cancelled"):
             return EXIT_OK if info.failed == 0 and info.state == "done" else EXIT_PARTIAL
-        if not alive and not held_elsewhere(config.output.sqlite):
+        held = not config.store.url and held_elsewhere(config.output.sqlite)
+        if not alive and not held:
             log.info("job_worked_here", job=job, reason="no live worker")
             with contextlib.suppress(OutputBusy):  # someone took the store meanwhile
                 await run_once(config, queue=QueueMode("job", job))
@@ -131,7 +134,7 @@ def jobs_command(args: argparse.Namespace) -> int:
     config = load(args)
 
     async def read() -> list[JobInfo]:
-        store = await Store.open(config.output.sqlite)
+        store = await open_store(store_address(config))
         try:
             return await store.jobs(args.limit)
         finally:
@@ -157,7 +160,7 @@ def cancel_command(args: argparse.Namespace) -> int:
     config = load(args)
 
     async def cancel() -> bool:
-        store = await Store.open(config.output.sqlite)
+        store = await open_store(store_address(config))
         try:
             return await store.cancel(args.job)
         finally:
@@ -165,11 +168,16 @@ def cancel_command(args: argparse.Namespace) -> int:
 
     if not asyncio.run(cancel()):
         raise OutputError(
-            f"{config.output.sqlite}: no job {args.job} to cancel (unknown or already "
+            f"{_where(config)}: no job {args.job} to cancel (unknown or already "
             "cancelled); fix: see `ig-collector jobs`"
         )
     print(f"job {args.job} cancelled")
     return EXIT_OK
+
+
+def _where(config: Config) -> str:
+    """The store as messages name it (a PostgreSQL URL never: it may hold a password)."""
+    return "the PostgreSQL store" if config.store.url else str(config.output.sqlite)
 
 
 def only_metrics(config: Config, names: list[str]) -> Config:

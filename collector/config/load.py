@@ -171,6 +171,7 @@ def apply_overrides(
     accounts: list[str] | None = None,
     ndjson: str | Path | None = None,
     sqlite: str | Path | None = None,
+    store_url: str | None = None,
 ) -> Config:
     """``config`` with the CLI's flags applied; raises :class:`ConfigError` naming the flag.
 
@@ -203,7 +204,24 @@ def apply_overrides(
         output = replace(output, ndjson=Path(ndjson) if str(ndjson).strip() else None)
     if sqlite is not None:
         output = replace(output, sqlite=Path(sqlite))
-    return replace(config, collect=collect, accounts=chosen, output=output)
+    store = config.store
+    if store_url is not None:
+        found: list[Problem] = []
+        resolver = SecretResolver(os.environ)
+        url = store_url
+        if url.startswith(("env:", "file:")):
+            url = resolver.resolve_into(url, Path.cwd(), config.source, "--store", found) or ""
+        if found:
+            raise ConfigError.of(found)
+        if urlsplit(url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError(
+                config.source, "--store", "is not a postgresql:// URL",
+                "give postgresql://user@host/db (password by env:NAME), or leave --store out",
+            )  # fmt: skip
+        store = replace(store, url=url)
+    if store.url is not None:
+        output = replace(output, ndjson=None)  # see load_config: export --follow streams it
+    return replace(config, collect=collect, accounts=chosen, output=output, store=store)
 
 
 def _filter_accounts(config: Config, wanted: Iterable[str]) -> tuple[AccountConfig, ...]:

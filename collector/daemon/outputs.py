@@ -12,11 +12,12 @@ import structlog
 
 from collector.clock import Clock
 from collector.config.load import Config, OutputSettings
+from collector.engine.jobs import store_address
 from collector.storage.files import file_size
 from collector.storage.lock import output_locks
+from collector.storage.opening import open_store
 from collector.storage.protocol import AccountFreshness
 from collector.storage.rotation import rotation_target
-from collector.storage.sqlite import Store
 
 log = structlog.get_logger("collector.daemon.outputs")
 
@@ -46,9 +47,9 @@ def output_for_run(config: Config, current: Path | None, today_utc: dt.date) -> 
 async def read_state(config: Config, clock: Clock) -> tuple[list[AccountFreshness], Path | None]:
     """What the SQLite file says: each account's freshness, and the NDJSON file the
     last run wrote (``None``: none). Creates the file's folder (and the file) if missing."""
-    path = Path(config.output.sqlite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(path, clock=clock)
+    if config.store.url is None:
+        Path(config.output.sqlite).parent.mkdir(parents=True, exist_ok=True)
+    store = await open_store(store_address(config), clock=clock)
     try:
         rows = list(await store.freshness())
         checkpoint = await store.checkpoint()
@@ -60,7 +61,7 @@ async def read_state(config: Config, clock: Clock) -> tuple[list[AccountFreshnes
 
 async def queue_waiting(config: Config, clock: Clock) -> bool:
     """Whether the store's queue holds requests of ``config``'s apps that nobody works."""
-    store = await Store.open(Path(config.output.sqlite), clock=clock)
+    store = await open_store(store_address(config), clock=clock)
     try:
         return await store.claimable([app.name for app in config.apps]) > 0
     finally:
@@ -82,7 +83,8 @@ class OutputHold:
 
     def hold(self, config: Config) -> None:
         """Hold ``config``'s outputs; raises :class:`OutputError` naming their writer."""
-        paths = (config.output.sqlite, config.output.ndjson)
+        # A PostgreSQL store has no file to hold: its queue keeps daemons apart.
+        paths = () if config.store.url else (config.output.sqlite, config.output.ndjson)
         if paths == self._paths:
             return
         taken = contextlib.ExitStack()

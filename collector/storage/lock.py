@@ -107,8 +107,8 @@ def _acquire(output: Path, path: Path, shared: bool) -> int:
         holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "queue workers"
         os.close(fd)
         raise OutputBusy(
-            f"{output} is being written by {holder}; use `ig-collector pull` to add work "
-            "to it, or wait for it to finish, or give this run other outputs"
+            f"{output} is being written by {holder}; fix: use `ig-collector pull` to add "
+            "work to it, wait for it to finish, or give this run other outputs"
         ) from None
     since = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     holder = f"pid {os.getpid()} since {since}"

@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests that several modules share."""
+"""Fixtures of the end-to-end tests that several modules share (and the store they run on:
+``store_probe``, SQLite then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 
 from tests.e2e.current import two_versions_pull
 from tests.e2e.delivery import Delivered
+from tests.e2e.stores import store_probe
+
+__all__ = ["delivered", "store_probe"]
 
 
 @pytest.fixture(scope="session")

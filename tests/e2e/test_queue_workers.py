@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import random
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -21,12 +20,12 @@ from collector.graph.pacific import pacific_date
 from collector.reporting.export.follow import read_state
 from tests.e2e.helpers import (
     expected_points,
-    ledger_states,
     ndjson_points,
     small_scenario,
     sqlite_points,
     write_config,
 )
+from tests.e2e.stores import StoreProbe
 
 pytestmark = pytest.mark.slow
 
@@ -51,27 +50,17 @@ async def _cli(*args: str) -> asyncio.subprocess.Process:
 FOLLOW = ("export", "--format", "ndjson", "--follow", "--poll", "0.2", "--out")
 
 
-async def _caught_up(stream: Path, store: Path, timeout: float = 60.0) -> None:
+async def _caught_up(stream: Path, store: StoreProbe, timeout: float = 60.0) -> None:
     """Wait until the follower's checkpoint has reached the store's last commit."""
-    with sqlite3.connect(store) as db:
-        (last,) = db.execute("SELECT max(seq) FROM insights").fetchone()
+    last = store.last_seq()
     deadline = time.monotonic() + timeout
     while read_state(stream).seq < last:
         assert time.monotonic() < deadline, "the follower did not catch up"
         await asyncio.sleep(0.1)
 
 
-def _job_states(store: Path) -> dict[int, int]:
-    with sqlite3.connect(store) as db:
-        rows = db.execute(
-            "SELECT jr.job_id, count(*) FROM job_requests AS jr JOIN ledger AS l ON l.key = jr.key"
-            " WHERE l.state = 'pending' GROUP BY jr.job_id"
-        ).fetchall()
-    return dict(rows)
-
-
 async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
-    tmp_path: Path,
+    tmp_path: Path, store_probe: StoreProbe
 ) -> None:
     """Three workers and `pull --wait` with 10 % faults and five SIGKILLed workers store
     the emulator's truth, each point once, and leave nothing pending."""
@@ -86,7 +75,7 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
             tmp_path / "c.toml", scenario, emulator.base_url, since=first.isoformat(),
             until=last.isoformat(), out=tmp_path, concurrency=2,
         )  # fmt: skip
-        config.write_text(config.read_text() + QUEUE)
+        config.write_text(config.read_text() + store_probe.config)
         workers = [await _cli("worker", "--config", str(config)) for _ in range(3)]
         pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3")
         follower = await _cli(*FOLLOW, str(stream), "--config", str(config))
@@ -107,21 +96,19 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
             worker.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(w.wait(), 60) for w in workers]
         calls = [c for c in emulator.calls.records() if c.counted]
-    await _caught_up(stream, tmp_path / "insights.sqlite")
+    await _caught_up(stream, store_probe)
     follower.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(follower.wait(), 30) == 0
     assert kills == 5, "the pull ended before five workers were killed"
     assert pull.returncode == 0, err.decode()[-2000:]
     assert codes == [0, 0, 0]  # SIGTERM drains and exits 0
     truth = expected_points(scenario, first=first, last=last, today=today, now=now)
-    store = tmp_path / "insights.sqlite"
-    assert sqlite_points(store) == truth  # every point once (duplicates raise)
+    assert store_probe.points() == truth  # every point once (duplicates raise)
     assert ndjson_points(stream) == (truth, len(truth))  # the followed NDJSON: each point once
-    assert ledger_states(store).keys() <= {"done", "no_data"}
-    assert _job_states(store) == {}
-    job = int(out.decode().split()[0])
-    assert job == 1
-    assert len(calls) >= sum(ledger_states(store).values())
+    assert store_probe.ledger_states().keys() <= {"done", "no_data"}
+    assert store_probe.pending_by_job() == {}
+    assert int(out.decode().split()[0]) == 1  # the pull's job id
+    assert len(calls) >= sum(store_probe.ledger_states().values())
 
 
 async def test_three_workers_on_one_app_send_at_its_rate_between_them(tmp_path: Path) -> None:
