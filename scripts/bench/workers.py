@@ -67,9 +67,7 @@ def one_round(args: argparse.Namespace, base_url: str, k: int, folder: Path) -> 
     )  # fmt: skip
     store = "[store]\nlease_s = 30\npoll_s = 0.2\n"
     if args.store_url:
-        schema = f"bench_{secrets.token_hex(4)}"
-        sep = "&" if "?" in args.store_url else "?"
-        store += f'url = "{args.store_url}{sep}options=-csearch_path%3D{schema}"\n'
+        store += f'url = "{args.store_url}"\nschema = "bench_{secrets.token_hex(4)}"\n'
     config.write_text(config.read_text() + "\n" + store)
     pull = subprocess.run(
         [PYTHON, "-m", "collector", "--log-level", "error", "pull", "--config", str(config)],
