@@ -119,24 +119,45 @@ async def within(clock: Clock, awaitable: Awaitable[T], timeout_s: float | None)
     wait reads the injected clock, so tests move time by hand. ``None`` waits
     without a limit; ``<= 0`` still lets a ready awaitable finish. On a timeout,
     or when the caller is cancelled, the awaitable is cancelled and awaited
-    before this returns or re-raises, so nothing is left running. A result that
-    is ready when the time runs out wins over the timeout. An exception of the
-    awaitable propagates.
+    before this returns or re-raises, so nothing is left running (the awaitable
+    and the clock's timer are the tasks ``within`` and ``within-timer`` of a
+    TaskGroup). A result that is ready when the time runs out wins over the
+    timeout. An exception of the awaitable propagates as itself.
     """
-    task = asyncio.ensure_future(awaitable)
     if timeout_s is None:
-        return await task
-    sleeper = asyncio.ensure_future(clock.sleep(timeout_s))
-    try:
-        await asyncio.wait({task, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.wait({task, sleeper})
+        return await awaitable
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(_caught(awaitable), name="within")
+        timer = group.create_task(clock.sleep(timeout_s), name="within-timer")
+        task.add_done_callback(lambda _: timer.cancel())
+        timer.add_done_callback(lambda _: task.cancel())  # no-op once a result is in
     if task.cancelled():
         return TIMED_OUT
-    return task.result()
+    result = task.result()
+    if isinstance(result, _Failed):
+        raise result.error
+    return result
+
+
+class _Failed:
+    """The exception an awaitable raised, carried out of its TaskGroup as a value."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+async def _caught(awaitable: Awaitable[T]) -> T | _Failed:
+    """``awaitable``'s result, or its exception as a :class:`_Failed`.
+
+    So that :func:`within` raises the exception itself, not the ExceptionGroup
+    a TaskGroup would wrap it in.
+    """
+    try:
+        return await awaitable
+    except Exception as error:
+        return _Failed(error)
 
 
 async def wait_event(clock: Clock, event: asyncio.Event, timeout_s: float | None) -> bool:

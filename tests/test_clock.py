@@ -170,8 +170,22 @@ async def test_within_cancelled_leaves_nothing_running() -> None:
     assert clock._sleepers == []
 
 
+async def test_within_cancelled_twice_still_ends_its_tasks() -> None:
+    """A caller cancelled again while within() unwinds leaves no within task running."""
+    clock = ManualClock(START)
+    waiter = asyncio.ensure_future(within(clock, asyncio.Event().wait(), 30.0))
+    await settle()
+    assert {t.get_name() for t in asyncio.all_tasks()} >= {"within", "within-timer"}
+    waiter.cancel()
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not {t.get_name() for t in asyncio.all_tasks()} & {"within", "within-timer"}
+
+
 async def test_within_propagates_the_awaitables_error() -> None:
-    """An exception raised by the awaitable reaches the caller of within()."""
+    """An exception raised by the awaitable reaches the caller of within() as itself."""
 
     async def broken() -> None:
         raise LookupError("boom")

@@ -23,11 +23,10 @@ Errors are the collector's typed Graph errors (:mod:`collector.errors`): an
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Iterable, Sequence
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, overload
 
 from collector.client.models import Insight, checked_entries, insight_of, merge_entries
 from collector.client.query import InsightsQuery, insights_query
@@ -40,9 +39,10 @@ from collector.graph.transport import GraphRequest, HttpTransport, Transport
 from collector.logs import redact_text
 from collector.pacing.retry import RetryPolicy
 from collector.pacing.settings import BudgetSettings
+from collector.tasks import all_or_nothing
 
 APP = "library"  # the name of the client's one app budget
-T = TypeVar("T")
+WINDOW_TASK = "insights-window"  # its windows' tasks are named insights-window-0, -1, ...
 
 
 class InsightsClient:
@@ -193,8 +193,10 @@ class InsightsClient:
             timeframe=timeframe,
         )
         token = access_token or self._token
-        windows = query.windows()
-        answers = await _all_or_nothing([self._fetch(query, window, token) for window in windows])
+        # One task per window in a TaskGroup: the first failure (or a cancel of this
+        # call) cancels and awaits the others, so no request outlives the call.
+        fetches = [self._fetch(query, window, token) for window in query.windows()]
+        answers = await all_or_nothing(fetches, name=WINDOW_TASK)
         entries = merge_entries(answers, query.metrics)
         if return_json:
             return entries
@@ -242,17 +244,3 @@ def _without_secrets(error: GraphError, secrets: Sequence[str | None]) -> GraphE
                 error.body, message=redact_text(error.body.message, secrets)
             )
     return error
-
-
-async def _all_or_nothing(calls: Sequence[Awaitable[T]]) -> list[T]:
-    """Every result in order; on the first failure cancel the rest and raise that failure."""
-    if len(calls) == 1:
-        return [await calls[0]]
-    tasks = [asyncio.ensure_future(call) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

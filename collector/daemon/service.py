@@ -30,7 +30,6 @@ clock by hand sees the daemon follow.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import signal
@@ -63,6 +62,7 @@ from collector.graph.transport import Transport
 from collector.pacing.retry import RetryPolicy
 from collector.planning.refresh import HistoryWork, RefreshWork
 from collector.planning.schedule import history_blocks, plan_cycle
+from collector.tasks import beside
 
 log = structlog.get_logger("collector.daemon.service")
 
@@ -173,20 +173,20 @@ class Daemon:
         )
         self._outputs.hold(self._config)
         await self._runtime.open(self._config)
-        stats_task = asyncio.create_task(self._stats_loop(), name="daemon-stats")
         try:
-            await self._load_state()
-            while not self._stopping:
-                await self._step()
+            # The stats loop lives exactly as long as the loop of runs (a TaskGroup).
+            await beside(self._loop(), self._stats_loop(), name="daemon-stats")
         finally:
-            stats_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stats_task
             log.info("stats", **self.stats())
             await self._runtime.close()
             self._outputs.release()
             log.info("daemon_stopped", runs=self._counters.runs)
         return 0
+
+    async def _loop(self) -> None:
+        await self._load_state()
+        while not self._stopping:
+            await self._step()
 
     async def _step(self) -> None:
         self._wakeup.clear()
@@ -267,11 +267,10 @@ class Daemon:
         stop = self._run_stop = asyncio.Event()
         if self._stopping or self._reload_requested:
             stop.set()
-        timer = asyncio.create_task(self._preempt(stop, preempt_at))
-        try:
-            await self._run(work, accounts, stop)
+        try:  # the preempt timer lives exactly as long as the run (a TaskGroup)
+            run = self._run(work, accounts, stop)
+            await beside(run, self._preempt(stop, preempt_at), name="daemon-preempt")
         finally:
-            timer.cancel()
             self._run_stop = None
         if stop.is_set():
             return  # stopped for a refresh, a reload or SIGTERM: resumes next time

@@ -28,6 +28,7 @@ from collector.config.load import AccountConfig, AppConfig
 from collector.errors import GraphError
 from collector.graph.transport import GraphRequest, Transport, checked_body
 from collector.logs import token_fingerprint
+from collector.tasks import all_or_nothing
 
 log = structlog.get_logger("collector.tokens")
 
@@ -101,7 +102,8 @@ async def check_tokens(
         async with gate:
             return await _check_one(token, by_name[app_name], count, wire(app_name), now, warn_days)
 
-    verdicts = list(await asyncio.gather(*(one(t, a, n) for t, (a, n) in holders.items())))
+    checks = [one(t, a, n) for t, (a, n) in holders.items()]
+    verdicts = await all_or_nothing(checks, name="token-check")  # a TaskGroup
     for verdict in verdicts:
         _log(verdict, now)
     counts = {h.value: sum(1 for v in verdicts if v.health is h) for h in Health}

@@ -358,7 +358,7 @@ async def _cut_after_grace(
     running: asyncio.Task[RunStats], stop: asyncio.Event, grace_s: float
 ) -> None:
     await stop.wait()
-    done, _ = await asyncio.wait({running}, timeout=grace_s)
+    done, _ = await asyncio.wait({running}, timeout=grace_s)  # the group's own task
     if not done:
         log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
         running.cancel()

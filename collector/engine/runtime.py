@@ -98,10 +98,12 @@ class Runtime:
     async def close(self) -> None:
         """Flush a batching transport and close the HTTP session this runtime opened."""
         wire = self.caller.transport
-        if isinstance(wire, BatchingTransport):
-            await wire.close()
-        if self._owned is not None:
-            await self._owned.close()
+        try:
+            if isinstance(wire, BatchingTransport):
+                await wire.close()
+        finally:  # a cancel while the batches drain still closes the session
+            if self._owned is not None:
+                await self._owned.close()
 
     async def __aenter__(self) -> Runtime:
         await self.start()

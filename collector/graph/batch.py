@@ -48,6 +48,7 @@ import structlog
 from collector.clock import Clock, SystemClock
 from collector.errors import BadResponse, ErrorBody, TransportError
 from collector.graph.transport import GraphRequest, GraphResponse, appsecret_proof
+from collector.tasks import wait_out
 
 log = structlog.get_logger("collector.graph.batch")
 
@@ -100,6 +101,11 @@ class BatchingTransport:
 
     ``client`` is not owned: the caller starts and closes it. Call :meth:`close`
     (or use ``async with``) to send what is still queued and wait for every POST.
+
+    The POSTs and the linger timer are this transport's own tasks (named
+    ``batch-post`` and ``batch-linger``): they outlive the ``send`` that started
+    them, so no TaskGroup can hold them, and :meth:`close` awaits them on every
+    way out (see :mod:`collector.tasks`).
     """
 
     def __init__(
@@ -155,14 +161,31 @@ class BatchingTransport:
             raise
 
     async def close(self) -> None:
-        """Send everything still queued now, and wait until every POST has ended."""
-        while self._pending or self._posts:
-            self._flush(everything=True)
-            if self._posts:
-                await asyncio.gather(*self._posts, return_exceptions=True)
+        """Send everything still queued now, and wait until every POST has ended.
+
+        If the caller is cancelled meanwhile, the requests not yet sent and the
+        POSTs under way are cancelled (their senders see the cancel); the cancel
+        propagates once every POST and the linger timer have ended.
+        """
+        try:
+            # (a POST that has ended leaves self._posts only when its callback has run)
+            while self._pending or any(not task.done() for task in self._posts):
+                self._flush(everything=True)
+                await wait_out(self._posts, on_cancel=self._abandon)
+        finally:
+            self._abandon()  # now only the linger timer may be left
+            await wait_out([*self._posts, *([self._timer] if self._timer else [])])
+            self._timer = None  # a timer cancelled before it ran never cleared it
+
+    def _abandon(self) -> None:
+        """Cancel every queued request, every POST and the linger timer."""
+        for entry in self._pending:
+            entry.future.cancel()
+        self._pending.clear()
+        for task in self._posts:
+            task.cancel()
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
 
     # --- the flusher --------------------------------------------------------------
 
@@ -170,7 +193,9 @@ class BatchingTransport:
         """Send full groups at once; make sure a linger timer watches the rest."""
         self._flush(everything=False)
         if self._pending and self._timer is None:
-            self._timer = asyncio.get_running_loop().create_task(self._linger())
+            self._timer = asyncio.get_running_loop().create_task(
+                self._linger(), name="batch-linger"
+            )  # owned: see close()
 
     async def _linger(self) -> None:
         try:
@@ -189,7 +214,7 @@ class BatchingTransport:
         while len(self._pending) >= self._batch_size or (everything and self._pending):
             group = self._pending[: self._batch_size]
             del self._pending[: self._batch_size]
-            task = asyncio.get_running_loop().create_task(self._post(group))
+            task = asyncio.get_running_loop().create_task(self._post(group), name="batch-post")
             self._posts.add(task)
             task.add_done_callback(self._posts.discard)
 

@@ -31,7 +31,6 @@ started: it then holds the points that are new or changed from now on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
 from collector.storage.protocol import InsightStore, PointChanges
 from collector.storage.queue import Fence
+from collector.tasks import wait_out
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +135,11 @@ class SinkWriter:
     makes every commit drop the outcomes whose claim was taken by another
     worker; ``on_commit`` sees each committed batch and what it changed.
 
+    The writer task outlives the calls that feed it, so no TaskGroup can hold
+    it: this object owns it, and :meth:`close` awaits it on every way out, a
+    cancel included (see :mod:`collector.tasks`). ``put`` waits on no task of
+    its own: the writer wakes it.
+
     ``stage_hook`` is a test seam: it is called with ``"staged"``,
     ``"appended"`` and ``"committed"`` around each commit's steps (crash tests
     kill the process there).
@@ -163,13 +168,17 @@ class SinkWriter:
         self._max_outcomes = max_outcomes
         self._max_points = max_points
         self._max_delay = max_delay
-        self._queue: asyncio.Queue[Outcome | None] = asyncio.Queue(queue_size)
+        # Unbounded: put() applies queue_size itself, so close()'s stop marker never waits.
+        self._queue: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        self._queue_size = queue_size
         self._max_queued_points = max_queued_points
         self._queued_points = 0  # points of the outcomes in the queue
-        self._room = asyncio.Event()  # set when the queued points fall under the bound
+        self._took = asyncio.Event()  # set, then replaced, when the task takes an item or ends
         self._hook = stage_hook or (lambda _stage: None)
         self._file: AppendFile | None = None
         self._task: asyncio.Task[None] | None = None
+        self._committing = False  # a batch's commit is under way: it is never cut in half
+        self._abandoned = False  # close() was cancelled: take nothing more
         self._stats = WriterStats()
         self._fence = fence
         self._on_commit = on_commit
@@ -186,7 +195,10 @@ class SinkWriter:
     @property
     def saturated(self) -> bool:
         """Whether the queue is full: the dispatcher should take no more work."""
-        return self._queue.full() or self._queued_points >= self._max_queued_points
+        return (
+            self._queue.qsize() >= self._queue_size
+            or self._queued_points >= self._max_queued_points
+        )
 
     async def start(self) -> None:
         """Open the NDJSON file (cutting uncommitted bytes) and start the writer task.
@@ -213,45 +225,51 @@ class SinkWriter:
             await self._store.set_checkpoint(Checkpoint(str(path), offset))
         else:
             await self._store.set_checkpoint(Checkpoint(None, 0))
-        self._task = asyncio.create_task(self._run(), name="sink-writer")
+        self._task = asyncio.create_task(self._run(), name="sink-writer")  # owned: see close()
+        self._task.add_done_callback(lambda _: self._wake())
 
     async def put(self, outcome: Outcome) -> None:
-        """Queue ``outcome`` for the next batch, waiting while the queue is full."""
-        while self._queued_points >= self._max_queued_points:
-            await self._wait_for_room()
-        self._queued_points += len(outcome.points)
-        await self._enqueue(outcome)
+        """Queue ``outcome`` for the next batch, waiting while the queue is full.
 
-    async def _wait_for_room(self) -> None:
-        """Wait until the writer takes queued points, or raise if the task dies meanwhile."""
-        task = self._check_running()
-        self._room.clear()
-        waiter = asyncio.ensure_future(self._room.wait())
-        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiter.done():
-            waiter.cancel()
-            self._check_running()  # raises: the task died while we waited
+        Raises :class:`WriterFailedError` if the task has died or dies while this
+        waits. A ``put`` cancelled while it waits has queued nothing.
+        """
+        while True:
+            self._check_running()
+            if not self.saturated:
+                break
+            await self._took.wait()
+        self._queued_points += len(outcome.points)
+        self._queue.put_nowait(outcome)
 
     def _taken(self, item: Outcome | None) -> Outcome | None:
         """Account for ``item`` leaving the queue (into a batch); returns it."""
         if item is not None:
             self._queued_points -= len(item.points)
-            if self._queued_points < self._max_queued_points:
-                self._room.set()
+        self._wake()
         return item
+
+    def _wake(self) -> None:
+        """Wake every ``put`` waiting for room: the task took an item, or ended."""
+        self._took.set()
+        self._took = asyncio.Event()
 
     async def close(self) -> None:
         """Commit everything queued, stop the task and close the NDJSON file.
 
+        Returns once the task has ended, however ``close`` ends. If ``close`` is
+        cancelled meanwhile, the task takes nothing more: a batch whose commit is
+        under way is committed, a batch still being gathered and what is queued
+        are dropped (their requests stay ``pending`` in the ledger, and a later
+        run sends them again); the cancel propagates once the task has ended.
         Raises :class:`WriterFailedError` if the task died (its cause attached).
         """
         task = self._task
         try:
             if task is not None:
                 if not task.done():
-                    with contextlib.suppress(WriterFailedError):
-                        await self._enqueue(None)  # the stop marker
-                    await asyncio.wait({task})
+                    self._queue.put_nowait(None)  # the stop marker
+                    await wait_out([task], on_cancel=self._abandon)
                 if task.cancelled() or task.exception() is not None:
                     self._check_running()  # raises, with the cause attached
         finally:
@@ -259,18 +277,16 @@ class SinkWriter:
                 self._file.close()
                 self._file = None
 
-    async def _enqueue(self, item: Outcome | None) -> None:
-        """Put ``item`` on the queue, or raise if the task dies while we wait for room."""
-        task = self._check_running()
-        if not self._queue.full():
-            self._queue.put_nowait(item)
-            return
-        putter = asyncio.ensure_future(self._queue.put(item))
-        await asyncio.wait({putter, task}, return_when=asyncio.FIRST_COMPLETED)
-        if not putter.done():
-            putter.cancel()
-            self._check_running()  # raises: the task died while we waited
-        await putter
+    def _abandon(self) -> None:
+        """Stop the task without committing what it has not begun to commit.
+
+        At once while it waits or gathers a batch; after the commit under way,
+        if any: a commit cut in half could leave SQLite committed and the NDJSON
+        file cut back (a cancel during COMMIT does not stop SQLite's thread).
+        """
+        self._abandoned = True
+        if self._task is not None and not self._committing:
+            self._task.cancel()
 
     def _check_running(self) -> asyncio.Task[None]:
         """The writer task; raises :class:`WriterFailedError` if it has stopped."""
@@ -285,12 +301,16 @@ class SinkWriter:
         return task
 
     async def _run(self) -> None:
-        while True:
+        while not self._abandoned:
             first = self._taken(await self._queue.get())
             if first is None:
                 return
             batch, stop = await self._collect(first)
-            await self._commit(batch)
+            self._committing = True
+            try:
+                await self._commit(batch)
+            finally:
+                self._committing = False
             if stop:
                 return
 

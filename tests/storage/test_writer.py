@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import gzip
-import json
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from collector.clock import ManualClock, SystemClock
-from collector.model.outcome import Checkpoint, Outcome, OutcomeState
-from collector.model.records import Point
+from collector.model.outcome import Checkpoint, Outcome
 from collector.storage.sqlite import Store
 from collector.storage.writer import (
     SinkMismatchError,
@@ -23,42 +18,15 @@ from collector.storage.writer import (
     WriterFailedError,
     resume_offset,
 )
-
-NOW = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def _point(value: int | float, day: int, *, account: str = "111", fetched: str = "T1") -> Point:
-    return Point(
-        account, "reach", "day", f"2024-02-{day:02d}T08:00:00Z", {}, value, "v17.0",
-        f"2024-03-01{fetched}",
-    )  # fmt: skip
-
-
-def _outcome(key: str, points: tuple[Point, ...] = (), state: OutcomeState = "done") -> Outcome:
-    reason = "code 2" if state == "failed" else None
-    return Outcome(key, "111", "app-a", ("reach",), "day", 1, 2, state, points, 1, reason)
-
-
-def _lines(path: Path) -> list[dict[str, object]]:
-    """The NDJSON file parsed with the stdlib (gzip-aware), one dict per line."""
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return [json.loads(line) for line in f]
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "out.sqlite", clock=ManualClock(NOW))
-    yield opened
-    await opened.close()
+from tests.polling import until
+from tests.storage.writer_support import NOW, lines, outcome, point
 
 
 async def _write(store: Store, ndjson: Path | None, *outcomes: Outcome, **kw: int) -> SinkWriter:
     writer = SinkWriter(store, ndjson, SystemClock(), **kw)  # type: ignore[arg-type]
     await writer.start()
-    for outcome in outcomes:
-        await writer.put(outcome)
+    for item in outcomes:
+        await writer.put(item)
     await writer.close()
     return writer
 
@@ -68,22 +36,13 @@ def _sqlite_files_only(directory: Path) -> bool:
     return all(p.name.startswith("out.sqlite") for p in directory.iterdir())
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    """Let the loop (and SQLite's thread) run until ``condition`` holds, for at most 5 s."""
-    for _ in range(1_000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition never held")
-
-
 async def test_points_reach_both_sinks(store: Store, tmp_path: Path) -> None:
     """Every point put is one NDJSON line and one SQLite row, with the same values."""
     path = tmp_path / "out.ndjson"
     await _write(
-        store, path, _outcome("a", (_point(1, 20), _point(2, 21))), _outcome("b", (_point(3, 22),))
+        store, path, outcome("a", (point(1, 20), point(2, 21))), outcome("b", (point(3, 22),))
     )
-    assert [(d["end_time"], d["value"]) for d in _lines(path)] == [
+    assert [(d["end_time"], d["value"]) for d in lines(path)] == [
         ("2024-02-20T08:00:00Z", 1), ("2024-02-21T08:00:00Z", 2), ("2024-02-22T08:00:00Z", 3),
     ]  # fmt: skip
     assert [(p.end_time, p.value) for p in await store.points()] == [
@@ -94,7 +53,7 @@ async def test_points_reach_both_sinks(store: Store, tmp_path: Path) -> None:
 async def test_unchanged_points_are_not_written_again(store: Store, tmp_path: Path) -> None:
     """A window fetched twice with the same values adds nothing to the NDJSON file."""
     path = tmp_path / "out.ndjson"
-    window = _outcome("a", (_point(1, 20), _point(2, 21)))
+    window = outcome("a", (point(1, 20), point(2, 21)))
     await _write(store, path, window)
     size = path.stat().st_size
     second = await _write(store, path, window)
@@ -106,11 +65,11 @@ async def test_unchanged_points_are_not_written_again(store: Store, tmp_path: Pa
 async def test_changed_point_appends_a_later_line(store: Store, tmp_path: Path) -> None:
     """A changed value adds one line with the new value and later fetched_at; the old line stays."""
     path = tmp_path / "out.ndjson"
-    await _write(store, path, _outcome("a", (_point(1, 20), _point(2, 21))))
+    await _write(store, path, outcome("a", (point(1, 20), point(2, 21))))
     await _write(
-        store, path, _outcome("a", (_point(1, 20, fetched="T2"), _point(5, 21, fetched="T2")))
+        store, path, outcome("a", (point(1, 20, fetched="T2"), point(5, 21, fetched="T2")))
     )
-    assert [(d["end_time"], d["value"], d["fetched_at"]) for d in _lines(path)] == [
+    assert [(d["end_time"], d["value"], d["fetched_at"]) for d in lines(path)] == [
         ("2024-02-20T08:00:00Z", 1, "2024-03-01T1"),
         ("2024-02-21T08:00:00Z", 2, "2024-03-01T1"),
         ("2024-02-21T08:00:00Z", 5, "2024-03-01T2"),
@@ -120,14 +79,14 @@ async def test_changed_point_appends_a_later_line(store: Store, tmp_path: Path) 
 async def test_gzip_output_is_one_readable_stream(store: Store, tmp_path: Path) -> None:
     """A .gz destination written over two runs reads back with gzip.open as all lines."""
     path = tmp_path / "out.ndjson.gz"
-    await _write(store, path, _outcome("a", (_point(1, 20),)))
-    await _write(store, path, _outcome("b", (_point(2, 21),)))
-    assert [d["value"] for d in _lines(path)] == [1, 2]
+    await _write(store, path, outcome("a", (point(1, 20),)))
+    await _write(store, path, outcome("b", (point(2, 21),)))
+    assert [d["value"] for d in lines(path)] == [1, 2]
 
 
 async def test_sqlite_only_creates_no_file(store: Store, tmp_path: Path) -> None:
     """Without an NDJSON path the points go to SQLite and no file appears."""
-    await _write(store, None, _outcome("a", (_point(4, 20),)))
+    await _write(store, None, outcome("a", (point(4, 20),)))
     assert [p.value for p in await store.points()] == [4]
     assert _sqlite_files_only(tmp_path)
 
@@ -137,7 +96,7 @@ async def test_batches_by_outcome_count(store: Store) -> None:
     writer = SinkWriter(store, None, SystemClock(), max_outcomes=2)
     await writer.start()
     for i in range(5):
-        await writer.put(_outcome(f"k{i}", (_point(i, 10 + i),)))
+        await writer.put(outcome(f"k{i}", (point(i, 10 + i),)))
     await writer.close()
     assert (writer.stats.batches, writer.stats.outcomes) == (3, 5)
 
@@ -147,7 +106,7 @@ async def test_batches_by_point_count(store: Store) -> None:
     writer = SinkWriter(store, None, SystemClock(), max_points=3)
     await writer.start()
     for i in range(4):
-        await writer.put(_outcome(f"k{i}", (_point(i, 1 + 2 * i), _point(i, 2 + 2 * i))))
+        await writer.put(outcome(f"k{i}", (point(i, 1 + 2 * i), point(i, 2 + 2 * i))))
     await writer.close()
     assert writer.stats.batches == 2
 
@@ -157,12 +116,12 @@ async def test_batch_waits_for_max_delay_of_the_clock(store: Store) -> None:
     clock = ManualClock(NOW)
     writer = SinkWriter(store, None, clock, max_delay=0.5)
     await writer.start()
-    await writer.put(_outcome("a", (_point(1, 20),)))
-    await _until(lambda: writer.backlog == 0)  # taken into a batch that now waits
+    await writer.put(outcome("a", (point(1, 20),)))
+    await until(lambda: writer.backlog == 0)  # taken into a batch that now waits
     await asyncio.sleep(0.1)  # real time passes; the injected clock does not
     assert (writer.stats.batches, await store.points()) == (0, [])
     clock.advance(0.5)
-    await _until(lambda: writer.stats.batches == 1)
+    await until(lambda: writer.stats.batches == 1)
     await writer.close()
 
 
@@ -173,9 +132,9 @@ async def test_put_waits_while_the_queue_is_full(store: Store) -> None:
     stall = contextlib.AsyncExitStack()
     await stall.enter_async_context(store.transaction())  # the writer's commit waits for it
     for i in range(3):  # one taken into the stalled batch, two fill the queue
-        await writer.put(_outcome(f"k{i}"))
-    await _until(lambda: writer.saturated)
-    blocked = asyncio.create_task(writer.put(_outcome("k3")))
+        await writer.put(outcome(f"k{i}"))
+    await until(lambda: writer.saturated)
+    blocked = asyncio.create_task(writer.put(outcome("k3")))
     for _ in range(50):
         await asyncio.sleep(0)
     assert not blocked.done()
@@ -194,11 +153,11 @@ async def test_put_waits_while_queued_points_reach_the_bound(store: Store) -> No
     await writer.start()
     stall = contextlib.AsyncExitStack()
     await stall.enter_async_context(store.transaction())  # the writer's commit waits for it
-    await writer.put(_outcome("k0", (_point(0, 1),)))  # taken into the stalled batch
-    await _until(lambda: writer.backlog == 0)
-    await writer.put(_outcome("k1", tuple(_point(i, 2 + i) for i in range(4))))  # 4 queued
+    await writer.put(outcome("k0", (point(0, 1),)))  # taken into the stalled batch
+    await until(lambda: writer.backlog == 0)
+    await writer.put(outcome("k1", tuple(point(i, 2 + i) for i in range(4))))  # 4 queued
     assert writer.saturated
-    blocked = asyncio.create_task(writer.put(_outcome("k2", (_point(9, 9),))))
+    blocked = asyncio.create_task(writer.put(outcome("k2", (point(9, 9),))))
     for _ in range(50):
         await asyncio.sleep(0)
     assert not blocked.done()
@@ -213,7 +172,7 @@ async def test_an_outcome_over_the_points_bound_is_let_in(store: Store) -> None:
     writer = await _write(
         store,
         None,
-        _outcome("big", tuple(_point(i, 1 + i) for i in range(5))),
+        outcome("big", tuple(point(i, 1 + i) for i in range(5))),
         max_queued_points=2,
     )
     assert writer.stats.points_written == 5
@@ -223,8 +182,8 @@ async def test_summary_counts_states(store: Store) -> None:
     """The stats count done, no_data and failed outcomes and points written."""
     writer = await _write(
         store, None,
-        _outcome("a", (_point(1, 20), _point(2, 21))), _outcome("b", state="no_data"),
-        _outcome("c", state="failed"), _outcome("d", state="failed"),
+        outcome("a", (point(1, 20), point(2, 21))), outcome("b", state="no_data"),
+        outcome("c", state="failed"), outcome("d", state="failed"),
     )  # fmt: skip
     s = writer.stats
     assert (s.done, s.no_data, s.failed, s.points_written, s.points_unchanged) == (1, 1, 2, 2, 0)
@@ -235,10 +194,10 @@ async def test_failed_commit_kills_writer_and_put_raises(store: Store, tmp_path:
     path = tmp_path / "out.ndjson"
     writer = SinkWriter(store, path, SystemClock(), max_outcomes=1)
     await writer.start()
-    await writer.put(_outcome("bad", (_point(float("nan"), 20),)))  # NOT NULL value fails
-    await _until(lambda: writer._task is not None and writer._task.done())
+    await writer.put(outcome("bad", (point(float("nan"), 20),)))  # NOT NULL value fails
+    await until(lambda: writer._task is not None and writer._task.done())
     with pytest.raises(WriterFailedError):
-        await writer.put(_outcome("next"))
+        await writer.put(outcome("next"))
     with pytest.raises(WriterFailedError):
         await writer.close()
     assert (path.stat().st_size, await store.ledger_entry("bad")) == (0, None)
@@ -247,7 +206,7 @@ async def test_failed_commit_kills_writer_and_put_raises(store: Store, tmp_path:
 async def test_failure_after_append_cuts_the_file_back(store: Store, tmp_path: Path) -> None:
     """When the commit fails after the append, the appended bytes are removed again."""
     path = tmp_path / "out.ndjson"
-    await _write(store, path, _outcome("a", (_point(1, 20),)))
+    await _write(store, path, outcome("a", (point(1, 20),)))
     size = path.stat().st_size
 
     def fail_after_append(stage: str) -> None:
@@ -256,7 +215,7 @@ async def test_failure_after_append_cuts_the_file_back(store: Store, tmp_path: P
 
     writer = SinkWriter(store, path, SystemClock(), stage_hook=fail_after_append)
     await writer.start()
-    await writer.put(_outcome("b", (_point(2, 21),)))
+    await writer.put(outcome("b", (point(2, 21),)))
     with pytest.raises(WriterFailedError):
         await writer.close()
     assert path.stat().st_size == size
@@ -277,7 +236,7 @@ async def test_start_refuses_when_checkpoint_names_another_file(
     store: Store, tmp_path: Path
 ) -> None:
     """A non-empty file other than the checkpoint's is refused, naming the checkpoint's file."""
-    await _write(store, tmp_path / "a.ndjson", _outcome("a", (_point(1, 20),)))
+    await _write(store, tmp_path / "a.ndjson", outcome("a", (point(1, 20),)))
     other = tmp_path / "b.ndjson"
     other.write_bytes(b"x\n")
     with pytest.raises(SinkMismatchError, match=r"a\.ndjson"):
@@ -287,7 +246,7 @@ async def test_start_refuses_when_checkpoint_names_another_file(
 async def test_start_cuts_uncommitted_bytes_and_logs(store: Store, tmp_path: Path) -> None:
     """Bytes past the committed offset are cut at start, with an ndjson_truncated event."""
     path = tmp_path / "out.ndjson"
-    await _write(store, path, _outcome("a", (_point(1, 20),)))
+    await _write(store, path, outcome("a", (point(1, 20),)))
     committed = path.read_bytes()
     with path.open("ab") as f:
         f.write(b'{"half a line')
