@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 import structlog
 
 from collector.clock import Clock, wait_event
-from collector.storage.queue import WorkQueue
+from collector.config.load import Config
+from collector.engine.jobs import store_address, worker_id
+from collector.storage.opening import open_store
 
 log = structlog.get_logger("collector.daemon.leader")
 
-__all__ = ["LEASE_NAME", "Leadership"]
+__all__ = ["LEASE_NAME", "Leadership", "LeaseStore", "leadership"]
 
 LEASE_NAME: Final = "daemon-scheduler"
 
@@ -41,20 +43,21 @@ class Leadership:
 
     def __init__(
         self,
-        open_store: Callable[[], Awaitable[WorkQueue]] | None,
+        open_store: Callable[[], Awaitable[LeaseStore]] | None,
         owner: str,
         clock: Clock,
         *,
         lease_s: float = 20.0,
         renew_s: float = 5.0,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._open = open_store
         self._owner = owner
         self._clock = clock
         self._lease_s = lease_s
         self._renew_s = renew_s
+        self._on_change = on_change
         self.leading = open_store is None
-        self.changed = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take or renew the lease every ``renew_s`` until ``stop``; a store error is
@@ -72,12 +75,32 @@ class Leadership:
                 self._set(leading)
                 await wait_event(self._clock, stop, self._renew_s)
         finally:
-            close = getattr(store, "close", None)
-            if close is not None:
-                await close()
+            self._set(False)
+            await store.close()
 
     def _set(self, leading: bool) -> None:
         if leading != self.leading:
             self.leading = leading
             log.info("leader_acquired" if leading else "leader_lost", owner=self._owner)
-            self.changed.set()
+            self._on_change()
+
+
+class LeaseStore(Protocol):
+    """What leadership needs of the store: the named lease, and closing it."""
+
+    async def lead(self, name: str, owner: str, lease_s: float) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def leadership(config: Config, clock: Clock, *, on_change: Callable[[], None]) -> Leadership:
+    """The leadership of a daemon of ``config``: asked of a PostgreSQL store; on SQLite,
+    whose file the daemon holds alone, granted without asking."""
+    if config.store.url is None:
+        return Leadership(None, "", clock)
+    address = store_address(config)
+
+    async def open_lease_store() -> LeaseStore:
+        return await open_store(address, clock=clock)
+
+    return Leadership(open_lease_store, worker_id(), clock, on_change=on_change)

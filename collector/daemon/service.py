@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import signal
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +41,8 @@ import structlog
 from collector.clock import Clock, SystemClock, wait_until
 from collector.config.load import AccountConfig, Config, OutputSettings
 from collector.daemon.account_book import AccountBook, dead_tokens
+from collector.daemon.controls import Controls
+from collector.daemon.leader import Leadership, leadership
 from collector.daemon.outputs import (
     QUEUE_LOOK_S,
     OutputHold,
@@ -70,7 +71,7 @@ TOKEN_CHECK_INTERVAL_S = 86_400.0  # issue 5: every token at start and daily
 _MAX_BACKOFF_S = 300.0
 
 
-class Daemon:
+class Daemon(Controls):
     """The scheduler around ``run_once``; :meth:`run` returns the process exit code.
 
     ``reload`` loads the config again (SIGHUP; ``None``: reloads are refused);
@@ -96,6 +97,7 @@ class Daemon:
         tick_s: float = 1.0,
         on_run: Callable[[str, RunSummary], None] | None = None,
     ) -> None:
+        super().__init__(config.daemon.grace_s)
         self._config = config
         self._reload_config = reload
         self._clock = clock or SystemClock()
@@ -116,43 +118,7 @@ class Daemon:
         self._live: LiveRun | None = None
         self._failures = 0
         self._started = 0.0
-        self._stopping = False
-        self._reload_requested = False
-        self._stop = asyncio.Event()
-        self._wakeup = asyncio.Event()
-        self._run_stop: asyncio.Event | None = None
-        self._main: asyncio.Task[object] | None = None
-
-    def request_stop(self) -> None:
-        """Stop taking work and return after committing (a second call cancels at once)."""
-        if self._stopping and self._main is not None:
-            log.warning("daemon_cancelled", reason="second stop request")
-            self._main.cancel()
-            return
-        self._stopping = True
-        log.info("daemon_stopping", grace_s=self._config.daemon.grace_s)
-        self._stop.set()
-        if self._run_stop is not None:
-            self._run_stop.set()
-        self._wakeup.set()
-
-    def request_reload(self) -> None:
-        """Reload the config before the next run (a history run in progress stops early)."""
-        self._reload_requested = True
-        if self._run_stop is not None:
-            self._run_stop.set()
-        self._wakeup.set()
-
-    def wake(self) -> None:
-        """Look at the clock again now (tests that move it by hand)."""
-        self._wakeup.set()
-
-    def install_signals(self) -> None:
-        """SIGTERM and SIGINT stop, SIGHUP reloads (call from inside the running loop)."""
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-        loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        self._lead = Leadership(None, "", self._clock)  # run() makes the real one
 
     @property
     def paused_accounts(self) -> list[str]:
@@ -173,15 +139,21 @@ class Daemon:
         )
         self._outputs.hold(self._config)
         await self._runtime.open(self._config)
+        self._lead = leadership(self._config, self._clock, on_change=self.wake)
         try:
-            # The stats loop lives exactly as long as the loop of runs (a TaskGroup).
-            await beside(self._loop(), self._stats_loop(), name="daemon-stats")
+            # The stats loop and the leader's lease live exactly as long as the loop of runs.
+            await beside(self._loop(), self._background(), name="daemon-background")
         finally:
             log.info("stats", **self.stats())
             await self._runtime.close()
             self._outputs.release()
             log.info("daemon_stopped", runs=self._counters.runs)
         return 0
+
+    async def _background(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._stats_loop(), name="daemon-stats")
+            group.create_task(self._lead.run(self._stop), name="daemon-leader")
 
     async def _loop(self) -> None:
         await self._load_state()
@@ -208,6 +180,9 @@ class Daemon:
             await self._reload()
         if self._now() >= self._token_check_at:
             await self._check_tokens()
+        if not self._lead.leading:  # another daemon schedules: work its queue, or nap
+            await self._work_queue(self._now() + QUEUE_LOOK_S)
+            return
         today = pacific_date(self._clock.now())
         if today != self._history_day:  # a new day: the newest history block grew
             self._history_day, self._history_pending, self._history_not_before = today, True, 0.0
@@ -225,14 +200,19 @@ class Daemon:
         )
         if cycle.refresh or cycle.lifetime:
             await self._refresh(cycle.refresh, cycle.lifetime)
-        elif await queue_waiting(self._config, self._clock):  # a `pull` (or a stale claim)
-            await self._run(None, list(self._config.accounts), self._stop)
-        elif cycle.history:
+        elif cycle.history and not await queue_waiting(self._config, self._clock):
             await self._history(cycle.preempt_at)
         else:
             wake = min(x for x in (cycle.wake_at, self._token_check_at) if x is not None)
-            # look at the queue every few polls: an on-demand pull must not wait a cycle
-            await self._sleep_until(min(wake, self._now() + QUEUE_LOOK_S), self._wakeup)
+            # an on-demand `pull` must not wait a cycle: the queue is looked at every 5 s
+            await self._work_queue(min(wake, self._now() + QUEUE_LOOK_S))
+
+    async def _work_queue(self, nap_until: float) -> None:
+        """Drain what the queue holds (a `pull`, the leader's jobs), else nap till then."""
+        if await queue_waiting(self._config, self._clock):
+            await self._run(None, list(self._config.accounts), self._stop)
+        else:
+            await self._sleep_until(nap_until, self._wakeup)
 
     async def _refresh(self, refresh: tuple[str, ...], lifetime: tuple[str, ...]) -> None:
         started = self._now()

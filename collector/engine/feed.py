@@ -98,6 +98,7 @@ class ClaimFeed:
         self._changed = asyncio.Event()
         self._open = True
         self._wake: Callable[[], None] = lambda: None
+        self._idle_hook: Callable[[], None] = lambda: None
         self.claimed = 0
         self.unknown: set[str] = set()
         self._me = WorkerInfo(
@@ -126,6 +127,15 @@ class ClaimFeed:
         self._outstanding[outcome.app] -= 1
         if self._outstanding[outcome.app] < self._settings.low_water.get(outcome.app, 0):
             self._changed.set()  # time to claim more
+
+    def on_idle(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever the last outstanding claim has its outcome queued."""
+        self._idle_hook = hook
+
+    def queued(self) -> None:
+        """The outcome :meth:`answered` saw is now queued for the writer."""
+        if self._idle():
+            self._idle_hook()  # commit now: a bounded run may be waiting for it
 
     def committed(self, outcomes: Sequence[Outcome], changes: PointChanges) -> None:
         """The writer committed (or fenced) ``outcomes``: their claims are over."""

@@ -276,6 +276,7 @@ async def run_once(
             feed_open=feed.is_open,
         )
         feed.attach(pool.wake)
+        feed.on_idle(writer.flush)
         if watch is not None:
             watch(LiveRun(planned, pool, writer, skipped))
         stats = await _work(pool, feed, stop, grace_s)
@@ -329,6 +330,7 @@ def _emitter(
         if work is not None and outcome.key in keys:  # not another job's request
             work.observe(outcome)
         await writer.put(outcome)
+        feed.queued()
 
     return emit
 

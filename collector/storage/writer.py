@@ -49,6 +49,13 @@ from collector.tasks import wait_out
 log = structlog.get_logger(__name__)
 
 
+class _Flush:
+    """Queued by :meth:`SinkWriter.flush`: commit the batch being gathered now."""
+
+
+_FLUSH = _Flush()
+
+
 class _Timeout:
     """No outcome arrived before the batch's deadline."""
 
@@ -169,7 +176,7 @@ class SinkWriter:
         self._max_points = max_points
         self._max_delay = max_delay
         # Unbounded: put() applies queue_size itself, so close()'s stop marker never waits.
-        self._queue: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Outcome | _Flush | None] = asyncio.Queue()
         self._queue_size = queue_size
         self._max_queued_points = max_queued_points
         self._queued_points = 0  # points of the outcomes in the queue
@@ -242,9 +249,18 @@ class SinkWriter:
         self._queued_points += len(outcome.points)
         self._queue.put_nowait(outcome)
 
-    def _taken(self, item: Outcome | None) -> Outcome | None:
+    def flush(self) -> None:
+        """Commit what has been put so far without waiting out the batch's delay.
+
+        A queue worker calls it when nothing more is in flight: its run may be
+        waiting for these very commits (the delay runs on the injected clock).
+        """
+        if self._task is not None and not self._task.done():
+            self._queue.put_nowait(_FLUSH)
+
+    def _taken(self, item: Outcome | _Flush | None) -> Outcome | _Flush | None:
         """Account for ``item`` leaving the queue (into a batch); returns it."""
-        if item is not None:
+        if isinstance(item, Outcome):
             self._queued_points -= len(item.points)
         self._wake()
         return item
@@ -305,6 +321,8 @@ class SinkWriter:
             first = self._taken(await self._queue.get())
             if first is None:
                 return
+            if isinstance(first, _Flush):
+                continue  # nothing gathered: nothing to commit
             batch, stop = await self._collect(first)
             self._committing = True
             try:
@@ -329,11 +347,13 @@ class SinkWriter:
                 item = self._taken(got)
             if item is None:
                 return batch, True
+            if isinstance(item, _Flush):
+                return batch, False
             batch.append(item)
             points += len(item.points)
         return batch, False
 
-    async def _get_within(self, wait: float) -> Outcome | _Timeout | None:
+    async def _get_within(self, wait: float) -> Outcome | _Flush | _Timeout | None:
         """The next queued item, or a :class:`_Timeout` after ``wait`` clock seconds."""
         if wait <= 0:
             return _Timeout()
