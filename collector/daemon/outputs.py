@@ -13,6 +13,7 @@ import structlog
 from collector.clock import Clock
 from collector.config.load import Config, OutputSettings
 from collector.engine.jobs import store_address
+from collector.model.records import rfc3339
 from collector.storage.files import file_size
 from collector.storage.lock import output_locks
 from collector.storage.opening import open_store
@@ -66,6 +67,20 @@ async def queue_waiting(config: Config, clock: Clock) -> bool:
         return await store.claimable([app.name for app in config.apps]) > 0
     finally:
         await store.close()
+
+
+async def prune_jobs(config: Config, clock: Clock, keep_s: float) -> int:
+    """Forget the store's finished jobs older than ``keep_s`` seconds (their links to the
+    ledger grow with every refresh cycle); logs ``jobs_pruned`` when any went."""
+    store = await open_store(store_address(config), clock=clock)
+    try:
+        before = rfc3339(clock.now() - dt.timedelta(seconds=keep_s))
+        pruned = await store.prune_jobs(before)
+    finally:
+        await store.close()
+    if pruned:
+        log.info("jobs_pruned", jobs=pruned, before=before)
+    return pruned
 
 
 class OutputHold:

@@ -47,6 +47,7 @@ from collector.daemon.outputs import (
     QUEUE_LOOK_S,
     OutputHold,
     output_for_run,
+    prune_jobs,
     queue_waiting,
     read_state,
 )
@@ -69,6 +70,8 @@ log = structlog.get_logger("collector.daemon.service")
 
 TOKEN_CHECK_INTERVAL_S = 86_400.0  # issue 5: every token at start and daily
 _MAX_BACKOFF_S = 300.0
+PRUNE_EVERY_S = 3_600.0  # how often the scheduler forgets old finished jobs...
+PRUNE_AFTER_S = 86_400.0  # ...once they are a day old
 
 
 class Daemon(Controls):
@@ -113,6 +116,7 @@ class Daemon(Controls):
         self._history_not_before = 0.0
         self._history_day: dt.date | None = None
         self._token_check_at = 0.0
+        self._prune_at = 0.0
         self._ndjson: Path | None = None  # the file the last run wrote
         self._counters = DaemonCounters()
         self._live: LiveRun | None = None
@@ -183,6 +187,9 @@ class Daemon(Controls):
         if not self._lead.leading:  # another daemon schedules: work its queue, or nap
             await self._work_queue(self._now() + QUEUE_LOOK_S)
             return
+        if self._now() >= self._prune_at:  # the scheduler keeps the job tables small
+            self._prune_at = self._now() + PRUNE_EVERY_S
+            await prune_jobs(self._config, self._clock, keep_s=PRUNE_AFTER_S)
         today = pacific_date(self._clock.now())
         if today != self._history_day:  # a new day: the newest history block grew
             self._history_day, self._history_pending, self._history_not_before = today, True, 0.0

@@ -21,7 +21,7 @@ nor rolls back with it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,7 +29,8 @@ import orjson
 
 from collector.clock import Clock
 from collector.model.records import rfc3339
-from collector.storage.queue import Claim, JobInfo, JobSpec, JobState, QueuedRequest, WorkerInfo
+from collector.storage.postgres_coord import PostgresCoordination
+from collector.storage.queue import Claim, JobInfo, JobSpec, QueuedRequest, job_info
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -164,34 +165,15 @@ WHERE l.key = mine.key AND l.lease_owner = %(owner)s
 """
 )
 
-_HEARTBEAT: Final = """
-INSERT INTO workers (id, host, pid, role, started_at, seen_at) VALUES (%s, %s, %s, %s, %s, %s)
-ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, role = excluded.role,
-    started_at = excluded.started_at, seen_at = excluded.seen_at
-"""
-
-_LEAD: Final = """
-INSERT INTO leases AS s (name, owner, until) VALUES (%(name)s, %(owner)s, %(until)s)
-ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-WHERE s.owner = excluded.owner OR s.until < %(now)s
-RETURNING s.owner
-"""
-
-# GCRA (https://en.wikipedia.org/wiki/Generic_cell_rate_algorithm): the theoretical
-# arrival time moves from max(tat, now) by the slots taken, in one atomic upsert.
-_TAKE_SLOTS: Final = """
-INSERT INTO budgets AS b (app, tat) VALUES (%(app)s, %(now)s + %(span)s)
-ON CONFLICT (app) DO UPDATE SET tat = greatest(b.tat, %(now)s) + %(span)s
-RETURNING b.tat
-"""
-
-_PUBLISH: Final = """
-INSERT INTO budgets AS b (app, reading, read_at) VALUES (%s, %s, %s)
-ON CONFLICT (app) DO UPDATE SET reading = excluded.reading, read_at = excluded.read_at
+# Jobs that may be forgotten: old, and cancelled or with no row pending.
+_PRUNABLE: Final = """
+SELECT j.id FROM jobs AS j WHERE j.created_at < %s AND (j.cancelled_at IS NOT NULL OR NOT EXISTS (
+    SELECT 1 FROM job_requests AS r JOIN ledger AS l ON l.key = r.key
+    WHERE r.job_id = j.id AND l.state = 'pending'))
 """
 
 
-class PostgresQueue:
+class PostgresQueue(PostgresCoordination):
     """The queue's methods over the store's pool (a base of ``PostgresStore``)."""
 
     _pool: AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -327,79 +309,18 @@ class PostgresQueue:
         rows = await self._fetch(sql, {"apps": list(apps), "now": self._now()})
         return int(rows[0]["n"])
 
-    async def heartbeat(self, worker: WorkerInfo) -> None:
-        """Record that ``worker`` is alive now (``seen_at`` from the store's clock)."""
-        await self._execute(
-            _HEARTBEAT,
-            (worker.id, worker.host, worker.pid, worker.role, worker.started_at, self._now()),
-        )
-
-    async def forget_worker(self, worker_id: str) -> None:
-        """Remove a worker's row (a clean exit)."""
-        await self._execute("DELETE FROM workers WHERE id = %s", (worker_id,))
-
-    async def live_workers(self, within_s: float) -> list[WorkerInfo]:
-        """Workers whose last heartbeat is at most ``within_s`` seconds old, by id."""
-        rows = await self._fetch(
-            "SELECT id, host, pid, role, started_at, seen_at FROM workers"
-            " WHERE seen_at >= %s ORDER BY id",
-            (self._now() - within_s,),
-        )
-        return [
-            WorkerInfo(
-                id=r["id"],
-                host=r["host"],
-                pid=int(r["pid"]),
-                role=r["role"],
-                started_at=r["started_at"],
-                seen_at=rfc3339(dt.datetime.fromtimestamp(r["seen_at"], dt.UTC)),
-            )
-            for r in rows
-        ]
-
-    async def lead(self, name: str, owner: str, lease_s: float) -> bool:
-        """Take or keep the named leadership lease; ``True`` while ``owner`` holds it."""
-        now = self._now()
-        params = {"name": name, "owner": owner, "until": now + lease_s, "now": now}
-        return bool(await self._fetch(_LEAD, params))
-
-    async def take_slots(self, app: str, calls: int, interval_s: float) -> float:
-        """Reserve ``calls`` slots of ``app``'s shared schedule; the first's time (Unix s)."""
-        span = calls * interval_s
-        rows = await self._fetch(_TAKE_SLOTS, {"app": app, "now": self._now(), "span": span})
-        return float(rows[0]["tat"]) - span
-
-    async def publish_usage(self, app: str, reading: Mapping[str, object]) -> None:
-        """Store the latest usage-header reading seen for ``app``."""
-        await self._execute(_PUBLISH, (app, orjson.dumps(dict(reading)).decode(), self._now()))
-
-    async def usage(self, app: str) -> tuple[float, Mapping[str, object]] | None:
-        """The latest published reading of ``app`` and when it was stored; ``None``: none."""
-        rows = await self._fetch(
-            "SELECT reading, read_at FROM budgets WHERE app = %s AND reading IS NOT NULL", (app,)
-        )
-        if not rows:
-            return None
-        reading: dict[str, object] = orjson.loads(rows[0]["reading"])
-        return float(rows[0]["read_at"]), reading
+    async def prune_jobs(self, before: str) -> int:
+        """Forget finished or cancelled jobs created before ``before`` (see :class:`WorkQueue`)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(_PRUNABLE, (before,))
+            ids = [row["id"] for row in await cur.fetchall()]
+            if ids:
+                await conn.execute("DELETE FROM job_requests WHERE job_id = ANY(%s)", (ids,))
+                await conn.execute("DELETE FROM jobs WHERE id = ANY(%s)", (ids,))
+        return len(ids)
 
 
 def _job(row: DictRow) -> JobInfo:
     """A :class:`JobInfo` from a row of :data:`_JOB`."""
-    pending, done, no_data, failed = (
-        int(row["pending"]), int(row["done"]), int(row["no_data"]), int(row["failed"]),
-    )  # fmt: skip
-    state: JobState
-    if row["cancelled_at"] is not None:
-        state = "cancelled"
-    elif pending == 0:
-        state = "done"
-    elif done + no_data + failed or row["leased"]:
-        state = "running"
-    else:
-        state = "queued"
-    return JobInfo(
-        id=int(row["id"]), kind=row["kind"], priority=int(row["priority"]), state=state,
-        created_at=row["created_at"], description=orjson.loads(row["description"]),
-        total=int(row["total"]), pending=pending, done=done, no_data=no_data, failed=failed,
-    )  # fmt: skip
+    counts = {state: int(row[state]) for state in ("pending", "done", "no_data", "failed")}
+    return job_info(row, counts, int(row["leased"] or 0))

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
+
+import orjson
 
 __all__ = [
     "ON_DEMAND_PRIORITY",
@@ -41,6 +43,7 @@ __all__ = [
     "QueuedRequest",
     "WorkQueue",
     "WorkerInfo",
+    "job_info",
 ]
 
 # Lower goes first: an on-demand pull before a foreground run before the daemon's routine.
@@ -147,6 +150,37 @@ class WorkerInfo:
     seen_at: str
 
 
+class RowLike(Protocol):
+    """A row read by column name (:class:`sqlite3.Row`, a dict row of psycopg)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def job_info(job: RowLike, counts: Mapping[str, int], leased: int) -> JobInfo:
+    """A :class:`JobInfo` from a ``jobs`` row and its rows' counts by ledger state.
+
+    ``leased``: how many of its pending rows are under a live lease. The state
+    rule of :class:`JobInfo`, in one place for both stores.
+    """
+    state: JobState
+    if job["cancelled_at"] is not None:
+        state = "cancelled"
+    elif counts["pending"] == 0:
+        state = "done"
+    elif leased or counts["done"] or counts["no_data"] or counts["failed"]:
+        state = "running"
+    else:
+        state = "queued"
+    raw = job["description"]
+    return JobInfo(
+        id=int(job["id"]), kind=str(job["kind"]), priority=int(job["priority"]),
+        state=state, created_at=str(job["created_at"]),
+        description=orjson.loads(raw) if isinstance(raw, str | bytes) else {},
+        total=sum(counts.values()), pending=counts["pending"], done=counts["done"],
+        no_data=counts["no_data"], failed=counts["failed"],
+    )  # fmt: skip
+
+
 class WorkQueue(Protocol):
     """The ledger as a shared queue (see the module docstring)."""
 
@@ -200,6 +234,13 @@ class WorkQueue(Protocol):
 
     async def jobs(self, limit: int = 50) -> list[JobInfo]:
         """The newest ``limit`` jobs, newest first."""
+        ...
+
+    async def prune_jobs(self, before: str) -> int:
+        """Forget the jobs created before ``before`` (RFC 3339) that are cancelled or
+        have no row pending; return how many. Their ledger rows stay (they hold what
+        was fetched); only the job and its links go. A job with work left is kept.
+        """
         ...
 
     async def cancel(self, job_id: int) -> bool:

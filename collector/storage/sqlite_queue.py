@@ -19,14 +19,22 @@ import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from itertools import islice
-from typing import Any, Final, Protocol
+from typing import Final
 
 import aiosqlite
 import orjson
 
 from collector.clock import Clock
 from collector.model.records import rfc3339
-from collector.storage.queue import Claim, JobInfo, JobSpec, JobState, QueuedRequest, WorkerInfo
+from collector.storage.queue import (
+    Claim,
+    JobInfo,
+    JobSpec,
+    QueuedRequest,
+    RowLike,
+    WorkerInfo,
+    job_info,
+)
 
 __all__ = ["SqliteQueue"]
 
@@ -64,12 +72,6 @@ def _enqueue_sql(force: bool) -> str:
 _ENQUEUE: Final = {force: _enqueue_sql(force) for force in (False, True)}
 
 _CLAIM_COLUMNS: Final = "key, account_id, app, metrics, period, since, until, params, lease_token"
-
-
-class RowLike(Protocol):
-    """A row read by column name (:class:`sqlite3.Row`, a dict row of another driver)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class SqliteQueue:
@@ -212,6 +214,22 @@ class SqliteQueue:
             leased += int(row["leased"] or 0)
         return job_info(job, counts, leased)
 
+    async def prune_jobs(self, before: str) -> int:
+        """Forget finished or cancelled jobs created before ``before`` (see :class:`WorkQueue`)."""
+        sql = (
+            "SELECT j.id AS id FROM jobs AS j WHERE j.created_at < ? AND (j.cancelled_at IS NOT"
+            " NULL OR NOT EXISTS (SELECT 1 FROM job_requests AS r JOIN ledger AS l ON l.key ="
+            " r.key WHERE r.job_id = j.id AND l.state = 'pending'))"
+        )
+        async with self._immediate() as db:
+            ids = [int(row["id"]) for row in await _fetch(db, sql, (before,))]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                await db.execute(f"DELETE FROM job_requests WHERE job_id IN ({marks})", chunk)
+                await db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        return len(ids)
+
     async def cancel(self, job_id: int) -> bool:
         """Cancel a job (see :class:`WorkQueue`)."""
         async with self._immediate() as db:
@@ -330,27 +348,6 @@ def _claim(row: sqlite3.Row) -> Claim:
 
 def _int_or_none(value: object) -> int | None:
     return None if value is None else int(str(value))
-
-
-def job_info(job: RowLike, counts: Mapping[str, int], leased: int) -> JobInfo:
-    """A :class:`JobInfo` from a ``jobs`` row and its rows' counts by ledger state."""
-    state: JobState
-    if job["cancelled_at"] is not None:
-        state = "cancelled"
-    elif counts["pending"] == 0:
-        state = "done"
-    elif leased or counts["done"] or counts["no_data"] or counts["failed"]:
-        state = "running"
-    else:
-        state = "queued"
-    raw = job["description"]
-    return JobInfo(
-        id=int(str(job["id"])), kind=str(job["kind"]), priority=int(str(job["priority"])),
-        state=state, created_at=str(job["created_at"]),
-        description=orjson.loads(raw if isinstance(raw, str | bytes) else "{}"),
-        total=sum(counts.values()), pending=counts["pending"], done=counts["done"],
-        no_data=counts["no_data"], failed=counts["failed"],
-    )  # fmt: skip
 
 
 def worker_info(row: RowLike) -> WorkerInfo:

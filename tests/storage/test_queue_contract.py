@@ -7,6 +7,7 @@ connection(s), stand for two processes. Time is one manual clock they share.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from collector.clock import ManualClock
 from collector.model.outcome import Outcome
+from collector.model.records import rfc3339
 from collector.storage.queue import (
     ON_DEMAND_PRIORITY,
     ROUTINE_PRIORITY,
@@ -270,6 +272,30 @@ async def test_job_progress_counts_its_rows(queue_store: Any) -> None:
     assert (info.state, info.done, info.no_data, info.failed, info.finished) == (
         "done", 2, 1, 1, 4,
     )  # fmt: skip
+
+
+async def test_prune_forgets_old_finished_and_cancelled_jobs_only(
+    queue_store: Any, manual_clock: ManualClock
+) -> None:
+    """prune_jobs drops old jobs that are done or cancelled, keeps one with work left and
+    every newer one, and leaves the ledger rows (what was fetched) alone."""
+    done = await queue_store.enqueue(RUN, [queued("a")])
+    left = await queue_store.enqueue(RUN, [queued("b")])
+    gone = await queue_store.enqueue(PULL, [queued("c")])
+    await queue_store.cancel(gone)
+    claims = await queue_store.claim("w1", ["app-a"], 1, 30)
+    assert [c.key for c in claims] == ["a"]
+    await _record(queue_store, _fence("w1", *claims), _done(claims[0]))  # "a" is done
+    manual_clock.advance(3600)
+    newer = await queue_store.enqueue(ROUTINE, [queued("d")])
+    cutoff = rfc3339(manual_clock.now() - dt.timedelta(minutes=30))
+    assert await queue_store.prune_jobs(cutoff) == 2
+    assert await queue_store.job(done) is None and await queue_store.job(gone) is None
+    assert (await queue_store.job(left)).pending == 1
+    assert (await queue_store.job(newer)).total == 1
+    assert await queue_store.prune_jobs(cutoff) == 0
+    assert await queue_store.claimable(["app-a"]) == 2  # "b" of the kept job, "d" of the new
+    assert (await queue_store.ledger_entry("a")).state == "done"  # what was fetched stays
 
 
 async def test_jobs_lists_newest_first_and_unknown_is_none(queue_store: Any) -> None:
