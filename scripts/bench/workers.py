@@ -49,10 +49,13 @@ def cli(*args: str, **kwargs: object) -> subprocess.Popen[str]:
 
 
 def job_state(config: Path, job: int) -> dict[str, object]:
-    out = subprocess.run(
+    done = subprocess.run(
         [PYTHON, "-m", "collector", "--log-level", "error", "jobs", "--json", "--config", str(config)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"jobs failed: {done.stderr.strip()}")
+    out = done.stdout
     for line in out.splitlines():
         info = json.loads(line)
         if info["id"] == job:
