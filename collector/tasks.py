@@ -69,6 +69,18 @@ async def beside(main: Awaitable[T], helper: Coroutine[Any, Any, object], *, nam
     raise error
 
 
+def first_failure(failed: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first failure a (possibly nested) exception group holds, as itself.
+
+    A TaskGroup inside a TaskGroup (a run's pool inside the run) nests its
+    group in the outer one; the caller wants the error that started it.
+    """
+    error: BaseException = failed
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
 async def wait_out(
     futures: Iterable[asyncio.Future[Any]], *, on_cancel: Callable[[], object] | None = None
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from collector.tasks import all_or_nothing, beside, wait_out
+from collector.tasks import all_or_nothing, beside, first_failure, wait_out
 
 
 async def settle() -> None:
@@ -140,3 +140,10 @@ async def test_wait_out_leaves_results_and_errors_in_the_tasks() -> None:
     await wait_out(tasks)
     assert tasks[0].result() == 1
     assert isinstance(tasks[1].exception(), ValueError)
+
+
+def test_first_failure_reaches_through_nested_groups() -> None:
+    """first_failure gives the first leaf error of a group nested in a group, as itself."""
+    inner = ValueError("the worker's error")
+    nested = BaseExceptionGroup("run", [BaseExceptionGroup("pool", [inner, KeyError("later")])])
+    assert first_failure(nested) is inner

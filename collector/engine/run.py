@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,6 +36,12 @@ from collector.engine.jobs import (
     store_address,
     worker_id,
 )
+from collector.engine.plans import (
+    plan_minimum_seconds,
+    plan_spec,
+    plan_specs,
+    planned_requests,
+)
 from collector.engine.pool import AppSettings, Pool, RunStats
 from collector.engine.runtime import Runtime, Tune
 from collector.engine.summary import ProgressFactory, ProgressReporter, RunSummary
@@ -47,64 +52,19 @@ from collector.pacing.retry import RetryPolicy
 from collector.planning.planner import (
     AccountRef,
     PlannedRequest,
-    PlanSpec,
-    count_requests,
 )
 from collector.storage.lock import output_locks
 from collector.storage.opening import open_store
 from collector.storage.queue import WorkQueue
 from collector.storage.writer import SinkWriter, WriterStats
+from collector.tasks import first_failure
 
 log = structlog.get_logger("collector.engine.run")
 
-
-def plan_specs(config: Config, today: dt.date) -> dict[str, PlanSpec]:
-    """Per app name, the planner's input on the Pacific date ``today``.
-
-    Apps on the same API version share one spec: what ``[collect]`` selects for
-    that version (``collector.config.selection``), with the run's date range.
-    """
-    first, last = resolve_range(config.collect, today)
-    by_version: dict[str, PlanSpec] = {}
-    for version in config.versions():
-        chosen = config.collect.selection(version)
-        by_version[version] = PlanSpec(
-            version=version,
-            metrics=chosen.metrics,
-            periods=chosen.periods,
-            first=first,
-            last=last,
-            today=today,
-            timeframes=config.collect.timeframes,
-            breakdowns=chosen.breakdowns,
-        )
-    return {app.name: by_version[config.version_of(app.name)] for app in config.apps}
-
-
-def plan_spec(config: Config, today: dt.date, app: str | None = None) -> PlanSpec:
-    """The planner's input for ``app`` (default: the first app) on the Pacific ``today``."""
-    specs = plan_specs(config, today)
-    return specs[app or config.apps[0].name]
-
-
-def planned_requests(config: Config, specs: Mapping[str, PlanSpec]) -> dict[str, int]:
-    """Per app, how many requests its accounts' plans hold (by arithmetic)."""
-    counts: dict[str, int] = {}
-    for app, n in _accounts_per_app(config).items():
-        counts.update(count_requests({app: n}, specs[app]))
-    return counts
-
-
-def plan_minimum_seconds(
-    config: Config, spec: PlanSpec | Mapping[str, PlanSpec]
-) -> dict[str, float]:
-    """Per app, the least time its budget allows for the plan: requests / calls per second.
-
-    ``spec`` is one spec for every app, or one per app name (:func:`plan_specs`).
-    """
-    specs = spec if isinstance(spec, Mapping) else {app.name: spec for app in config.apps}
-    counts = planned_requests(config, specs)
-    return {app: n * 3600.0 / config.app(app).calls_per_hour for app, n in counts.items()}
+__all__ = [
+    "LiveRun", "RunWork", "plan_minimum_seconds", "plan_spec", "plan_specs", "planned_requests",
+    "run_once",
+]  # fmt: skip
 
 
 class RunWork(Protocol):
@@ -347,12 +307,15 @@ async def _work(
     for the writer, which commits it; the requests cut short stay ``pending``
     and are sent by a later run (or another worker).
     """
-    async with asyncio.TaskGroup() as group:
-        group.create_task(feed.run(), name="feed")
-        running = group.create_task(pool.run(), name="pool")
-        if stop is not None:
-            cutter = group.create_task(_cut_after_grace(running, stop, grace_s), name="grace")
-            running.add_done_callback(lambda _: cutter.cancel())
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(feed.run(), name="feed")
+            running = group.create_task(pool.run(), name="pool")
+            if stop is not None:
+                cutter = group.create_task(_cut_after_grace(running, stop, grace_s), name="grace")
+                running.add_done_callback(lambda _: cutter.cancel())
+    except BaseExceptionGroup as failed:  # a worker's error as itself (the CLI's CollectorError)
+        raise first_failure(failed) from None
     return pool.stats
 
 
@@ -364,13 +327,6 @@ async def _cut_after_grace(
     if not done:
         log.warning("run_cancelled", grace_s=grace_s, reason="grace period over")
         running.cancel()
-
-
-def _accounts_per_app(config: Config) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for account in config.accounts:
-        counts[account.app] = counts.get(account.app, 0) + 1
-    return counts
 
 
 def _progress_hook(progress: ProgressReporter, skipped: int) -> Callable[[RunStats], None]:

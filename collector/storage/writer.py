@@ -38,15 +38,22 @@ from pathlib import Path
 import structlog
 
 from collector.clock import Clock, TimedOut, within
-from collector.errors import OutputError, StoreFailed
+from collector.errors import StoreFailed
 from collector.model.outcome import Checkpoint, Outcome
 from collector.storage.files import AppendFile, file_size
 from collector.storage.ndjson import encode_points
 from collector.storage.protocol import InsightStore, PointChanges
 from collector.storage.queue import Fence
+from collector.storage.resume import SinkMismatchError, cut_uncommitted, resume_offset
 from collector.tasks import wait_out
 
 log = structlog.get_logger(__name__)
+
+# SinkMismatchError and resume_offset live in collector.storage.resume; named here too,
+# beside the writer whose start raises and uses them.
+__all__ = [
+    "SinkMismatchError", "SinkWriter", "WriterFailedError", "WriterStats", "resume_offset",
+]  # fmt: skip
 
 
 class _Flush:
@@ -58,10 +65,6 @@ _FLUSH = _Flush()
 
 class _Timeout:
     """No outcome arrived before the batch's deadline."""
-
-
-class SinkMismatchError(OutputError):
-    """The NDJSON file and the SQLite file do not belong together; nothing was written."""
 
 
 class WriterFailedError(StoreFailed):
@@ -80,50 +83,6 @@ class WriterStats:
     no_data: int = 0
     failed: int = 0
     fenced: int = 0  # outcomes dropped because another worker had taken their claim
-
-
-def resume_offset(checkpoint: Checkpoint | None, path: Path, size: int | None, db: str) -> int:
-    """Where appending to the NDJSON file at ``path`` (``size`` bytes, ``None``: absent) resumes.
-
-    Returns the committed offset to cut the file back to (0 for a file started
-    afresh). Raises :class:`SinkMismatchError` when the file holds bytes the
-    checkpoint of the store at ``db`` (its location) does not vouch for, or
-    less than it committed.
-    """
-    name = str(path)
-    if checkpoint is None or checkpoint.path != name:
-        if not size:
-            return 0
-        last = (
-            "no NDJSON file" if checkpoint is None or checkpoint.path is None else checkpoint.path
-        )
-        raise SinkMismatchError(
-            f"{path} already holds {size} bytes, but {db} last wrote to {last}; "
-            f"fix: use the SQLite file that wrote {path}, or give a new NDJSON path"
-        )
-    if size is None:
-        if checkpoint.offset == 0:
-            return 0
-        raise SinkMismatchError(
-            f"{path} is missing, but {db} committed {checkpoint.offset} bytes to it; "
-            "fix: restore the file, or give a new NDJSON path (it will hold only new or changed"
-            " points)"
-        )
-    if size < checkpoint.offset:
-        raise SinkMismatchError(
-            f"{path} holds {size} bytes, fewer than the {checkpoint.offset} that {db} committed; "
-            "fix: restore the file, or give a new NDJSON path (it will hold only new or changed"
-            " points)"
-        )
-    return checkpoint.offset
-
-
-def _cut_uncommitted(path: Path, offset: int) -> None:
-    """Cut ``path`` back to its committed ``offset`` if it holds more (missing: nothing)."""
-    size = file_size(path)
-    if size is not None and size > offset:
-        AppendFile.open(path, offset).close()
-        log.warning("ndjson_truncated", path=str(path), offset=offset, dropped=size - offset)
 
 
 class SinkWriter:
@@ -221,7 +180,7 @@ class SinkWriter:
             if checkpoint is not None and checkpoint.path not in (None, str(path)):
                 # Switching files (daemon rotation, or a new --ndjson): the old file
                 # may end in bytes of a commit that never finished; cut them first.
-                await asyncio.to_thread(_cut_uncommitted, Path(checkpoint.path), checkpoint.offset)
+                await asyncio.to_thread(cut_uncommitted, Path(checkpoint.path), checkpoint.offset)
             size = file_size(path)
             offset = resume_offset(checkpoint, path, size, self._store.location)
             self._file = await asyncio.to_thread(AppendFile.open, path, offset)
