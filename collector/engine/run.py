@@ -187,9 +187,8 @@ async def run_once(
             ndjson = None  # a queue worker writes the store only: NDJSON is export's
         # One process that streams NDJSON holds its outputs alone; queue workers share.
         # A PostgreSQL store has no file to lock: its queue and fencing keep writers apart.
-        shared = address.shared or (
-            queue is not None and queue.mode == "forever" and ndjson is None
-        )
+        # (a queue worker, or `pull --wait` working a job here: neither writes NDJSON)
+        shared = address.shared or (queue is not None and ndjson is None)
         if not address.shared:
             stack.enter_context(output_locks((sqlite, ndjson), shared=shared))
         store = await open_store(address, clock=clock)

@@ -7,8 +7,10 @@ import dataclasses
 import datetime as dt
 import random
 import signal
+import sqlite3
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -40,11 +42,47 @@ def _scenario(seed: int) -> Scenario:
     )
 
 
-async def _cli(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collector", "--log-format", "json", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+async def _cli(*args: str, read: bool = False) -> asyncio.subprocess.Process:
+    """Start ``ig-collector ARGS``; with ``read`` its output is piped for the test to read
+    (others' go nowhere: an unread pipe that fills would stall the process)."""
+    out = asyncio.subprocess.PIPE if read else asyncio.subprocess.DEVNULL
+    started = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "collector", "--log-format", "json", *args, stdout=out, stderr=out,
     )  # fmt: skip
+    _STARTED.append(started)
+    return started
+
+
+_STARTED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+async def _reap() -> AsyncIterator[None]:
+    """Whatever a test started ends with it, its pipes closed, even when the test fails."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()
+
+
+async def _alive(store: StoreProbe, workers: list[asyncio.subprocess.Process]) -> None:
+    """Wait until every worker has sent a heartbeat (its signal handlers are in place)."""
+    deadline = time.monotonic() + 60
+    while not {w.pid for w in workers} <= _heartbeats(store):
+        assert time.monotonic() < deadline, "a worker never started"
+        await asyncio.sleep(0.1)
+
+
+def _heartbeats(store: StoreProbe) -> set[int]:
+    """The pids with a heartbeat row (none while no worker has created the tables yet)."""
+    import psycopg
+
+    try:
+        return {int(str(pid)) for (pid,) in store.rows("SELECT pid FROM workers")}
+    except (sqlite3.OperationalError, psycopg.Error):
+        return set()
 
 
 FOLLOW = ("export", "--format", "ndjson", "--follow", "--poll", "0.2", "--out")
@@ -77,7 +115,8 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
         )  # fmt: skip
         config.write_text(config.read_text() + store_probe.config)
         workers = [await _cli("worker", "--config", str(config)) for _ in range(3)]
-        pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3")
+        await _alive(store_probe, workers)
+        pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3", read=True)
         follower = await _cli(*FOLLOW, str(stream), "--config", str(config))
         kills = 0
         while kills < 5 and pull.returncode is None:
@@ -92,6 +131,7 @@ async def test_three_workers_and_a_waiting_pull_survive_five_kills_exact_once(
                 await follower.wait()
                 follower = await _cli(*FOLLOW, str(stream), "--config", str(config))
         out, err = await asyncio.wait_for(pull.communicate(), 240)
+        await _alive(store_probe, workers)  # a worker restarted last is up before its SIGTERM
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(w.wait(), 60) for w in workers]
@@ -128,7 +168,8 @@ async def test_three_workers_on_one_app_send_at_its_rate_between_them(tmp_path: 
         )  # fmt: skip
         config.write_text(config.read_text() + QUEUE)
         workers = [await _cli("worker", "--config", str(config)) for _ in range(3)]
-        pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3")
+        await _alive(StoreProbe(tmp_path / "insights.sqlite"), workers)
+        pull = await _cli("pull", "--config", str(config), "--wait", "--poll", "0.3", read=True)
         _out, err = await asyncio.wait_for(pull.communicate(), 240)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
