@@ -7,7 +7,8 @@ import argparse
 import structlog
 
 from collector.config.load import Config, apply_overrides, load_config
-from collector.logs import configure
+from collector.engine.runtime import config_secrets
+from collector.logs import REDACTOR, configure
 
 log = structlog.get_logger("collector.cli.args")
 
@@ -27,6 +28,7 @@ def load(args: argparse.Namespace) -> Config:
         sqlite=getattr(args, "sqlite", None),
         store_url=getattr(args, "store", None),
     )
+    REDACTOR.add(config_secrets(config))  # before any command logs or fails
     if args.log_format is None or args.log_level is None:
         configure(args.log_format or config.log.format, args.log_level or config.log.level)
     for warning in config.warnings:

@@ -10,6 +10,7 @@ builds its own for the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from collector.clock import Clock
 from collector.config.load import Config
@@ -120,7 +121,11 @@ def budgets_of(config: Config, tune: Tune | None = None) -> dict[str, BudgetSett
 
 
 def config_secrets(config: Config) -> list[str]:
-    """Every token and app secret of ``config``, for the redactor."""
+    """Every token and app secret of ``config``, and its store's password, for the redactor."""
     secrets = [account.token for account in config.accounts]
     secrets += [app.app_secret for app in config.apps if app.app_secret]
+    if config.store.url is not None:
+        password = urlsplit(config.store.url).password
+        if password:
+            secrets.append(password)
     return secrets
