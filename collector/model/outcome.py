@@ -4,14 +4,15 @@ An :class:`Outcome` is what the worker pool hands the sink writer for one
 planned request. It is the unit the ledger tracks: its ``key`` is the
 planner's ``PlannedRequest.key``, and one outcome moves one ledger row to
 ``done``, ``no_data`` or ``failed`` in the same transaction that stores its
-points. The other types are what :mod:`collector.storage.sqlite` reads back.
+points. The other types are what the stores (:mod:`collector.storage.protocol`)
+read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
 from collector.model.records import Point
 
@@ -60,38 +61,6 @@ def latest_points(outcomes: Iterable[Outcome]) -> tuple[dict[PointKey, Point], i
             latest[key] = point
             count += 1
     return latest, count
-
-
-class WindowLike(Protocol):
-    """The Unix edges of a planned request's window (the planner's ``Window``)."""
-
-    @property
-    def since(self) -> int: ...
-
-    @property
-    def until(self) -> int: ...
-
-
-class PlannedLike(Protocol):
-    """What the ledger needs of a planned request (the planner's ``PlannedRequest``)."""
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def account_id(self) -> str: ...
-
-    @property
-    def app(self) -> str: ...
-
-    @property
-    def metrics(self) -> tuple[str, ...]: ...
-
-    @property
-    def period(self) -> str: ...
-
-    @property
-    def window(self) -> WindowLike | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
@@ -38,7 +38,6 @@ from collector.model.outcome import (
     Checkpoint,
     LedgerEntry,
     LedgerSummary,
-    PlannedLike,
 )
 from collector.model.records import Point
 from collector.storage.postgres_connect import (
@@ -188,27 +187,13 @@ class PostgresStore(PostgresQueue):
                 tx.end()
             await tx.finish()
 
-    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
-        """Insert a ``pending`` row for each request not yet in the ledger; return how many.
-
-        One transaction; ``requests`` is consumed lazily in chunks. Existing rows
-        (whatever their state) are left as they are.
-        """
-        async with self.transaction() as tx:
-            return await tx.register_pending(requests)
-
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store ``checkpoint`` in a transaction of its own (a writer's start)."""
         async with self.transaction() as tx:
             await tx.set_checkpoint(checkpoint)
 
-    async def finished_keys(self, account_id: str) -> set[str]:
-        """Keys of the account's ``done`` or ``no_data`` requests: not to be sent again."""
-        sql = f"SELECT key FROM ledger WHERE account_id = %s AND {_FINISHED}"
-        return {str(r["key"]) for r in await self._fetch(sql, (account_id,))}
-
     async def ledger_entry(self, key: str) -> LedgerEntry | None:
-        """The ledger row of ``key``, or ``None`` if the key was never registered or reported."""
+        """The ledger row of ``key``, or ``None`` if the key was never enqueued or recorded."""
         rows = await self._fetch(f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE key = %s", (key,))
         if not rows:
             return None

@@ -30,13 +30,12 @@ order is commit order (:meth:`~collector.storage.protocol.InsightStore.committed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
-from itertools import islice
 from typing import TYPE_CHECKING, Final, Literal
 
 from collector.clock import Clock
-from collector.model.outcome import Checkpoint, Outcome, PlannedLike, latest_points
+from collector.model.outcome import Checkpoint, Outcome, latest_points
 from collector.model.records import rfc3339
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
@@ -102,16 +101,6 @@ ON CONFLICT (key) DO UPDATE SET
     points = CASE WHEN {_KEEP} THEN l.points ELSE excluded.points END,
     lease_owner = NULL, lease_until = NULL
 """
-
-_REGISTER_PENDING: Final = """
-INSERT INTO ledger (key, account_id, app, metrics, period, since, until, state, attempts,
-                    reason, points, updated_at)
-SELECT key, account_id, app, metrics, period, since, until, 'pending', 0, NULL, 0, %s
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],
-            %s::bigint[]) AS u(key, account_id, app, metrics, period, since, until)
-ON CONFLICT (key) DO NOTHING
-"""
-_CHUNK: Final = 5_000
 
 # The commit sequence: the transaction's last statement (see the module docstring).
 _SEQUENCE: Final = """
@@ -216,27 +205,6 @@ class PostgresTransaction:
         await conn.execute(_CHECKPOINT, (checkpoint.path, checkpoint.offset, now))
         if checkpoint.path is not None:
             await conn.execute(_NDJSON_FILE, (checkpoint.path, checkpoint.offset, now, now))
-
-    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
-        """Insert a ``pending`` row for each request not yet in the ledger; return how many.
-
-        ``requests`` is consumed lazily, in chunks of one statement each.
-        """
-        conn = self._usable()
-        now = rfc3339(self._clock.now())
-        added = 0
-        it = iter(requests)
-        while chunk := list(islice(it, _CHUNK)):
-            columns: tuple[list[object], ...] = ([], [], [], [], [], [], [])
-            for r in chunk:
-                w = r.window
-                row = (r.key, r.account_id, r.app, ",".join(r.metrics), r.period,
-                       None if w is None else w.since, None if w is None else w.until)  # fmt: skip
-                for column, value in zip(columns, row, strict=True):
-                    column.append(value)
-            cur = await conn.execute(_REGISTER_PENDING, (now, *columns))
-            added += cur.rowcount
-        return added
 
     def end(self) -> None:
         """Mark the transaction ended (by the store): later calls raise."""

@@ -1,10 +1,13 @@
 """The store seam: what the collector asks of the place insights, ledger and checkpoint live.
 
-Two Protocols, implemented today by :mod:`collector.storage.sqlite` (and meant
-to be implemented again for PostgreSQL):
+Two Protocols, implemented by :mod:`collector.storage.sqlite` and
+:mod:`collector.storage.postgres` (``tests/storage/test_store_contract.py``
+runs the same tests on both):
 
-- :class:`InsightStore`: the store itself. Reads, the ledger's bookkeeping
-  and :meth:`InsightStore.transaction`, the only way to write a batch.
+- :class:`InsightStore`: the store itself. Reads (ledger summary, checkpoint,
+  committed points, freshness) and :meth:`InsightStore.transaction`, the only
+  way to write a batch. Which requests are to be sent is the ledger as a
+  queue: :class:`~collector.storage.queue.WorkQueue`.
 - :class:`StoreTransaction`: one open write transaction. It records a batch
   of outcomes and the NDJSON checkpoint; both become visible together when
   the transaction commits, or not at all.
@@ -17,12 +20,12 @@ ones in :mod:`collector.model.outcome`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from collector.model.outcome import Checkpoint, LedgerSummary, Outcome, PlannedLike
+from collector.model.outcome import Checkpoint, LedgerSummary, Outcome
 from collector.model.records import Point
 from collector.storage.queue import Fence
 
@@ -146,18 +149,6 @@ class InsightStore(Protocol):
 
     async def close(self) -> None:
         """Release the store's connection; an open transaction is rolled back."""
-        ...
-
-    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
-        """Add a ``pending`` ledger row for each request whose key is new; return how many.
-
-        One transaction of its own; ``requests`` is consumed lazily. Rows
-        already in the ledger, whatever their state, are left as they are.
-        """
-        ...
-
-    async def finished_keys(self, account_id: str) -> set[str]:
-        """Keys of the account's ``done`` or ``no_data`` requests: not to be sent again."""
         ...
 
     async def ledger_summary(self) -> LedgerSummary:

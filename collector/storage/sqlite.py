@@ -26,10 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from itertools import islice
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Final
 
 import aiosqlite
 import orjson
@@ -42,8 +40,6 @@ from collector.model.outcome import (
     LedgerEntry,
     LedgerSummary,
     Outcome,
-    PlannedLike,
-    WindowLike,
 )
 from collector.model.records import Point, rfc3339
 from collector.storage.protocol import (
@@ -57,13 +53,6 @@ from collector.storage.schema import LEDGER_COLUMNS, SCHEMA_VERSION, SchemaError
 from collector.storage.sqlite_queue import SqliteQueue
 from collector.storage.upsert import create_stage, upsert_outcomes
 
-_CHUNK: Final = 5_000
-
-_REGISTER_PENDING: Final = (
-    f"INSERT OR IGNORE INTO ledger ({', '.join(LEDGER_COLUMNS)})"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, 0, ?)"
-)
-
 __all__ = [
     "REFRESH_SUFFIX",
     "SCHEMA_VERSION",
@@ -74,12 +63,10 @@ __all__ = [
     "LedgerEntry",
     "LedgerSummary",
     "NdjsonFile",
-    "PlannedLike",
     "PointChanges",
     "SchemaError",
     "SqliteTransaction",
     "Store",
-    "WindowLike",
 ]
 
 
@@ -121,19 +108,6 @@ class SqliteTransaction:
                 " committed_offset = excluded.committed_offset, last_at = excluded.last_at",
                 (checkpoint.path, checkpoint.offset, now, now),
             )
-
-    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
-        """Insert a ``pending`` row for each request not yet in the ledger; return how many.
-
-        ``requests`` is consumed lazily, in chunks.
-        """
-        db = self._usable()
-        now = rfc3339(self._clock.now())
-        it = iter(requests)
-        before = db.total_changes
-        while chunk := list(islice(it, _CHUNK)):
-            await db.executemany(_REGISTER_PENDING, [_pending_row(r, now) for r in chunk])
-        return db.total_changes - before
 
     def end(self) -> None:
         """Mark the transaction ended (by :meth:`Store.transaction`): later calls raise."""
@@ -217,28 +191,13 @@ class Store(SqliteQueue):
             finally:
                 tx.end()
 
-    async def register_pending(self, requests: Iterable[PlannedLike]) -> int:
-        """Insert a ``pending`` row for each request not yet in the ledger; return how many.
-
-        One transaction; ``requests`` is consumed lazily in chunks. Existing rows
-        (whatever their state) are left as they are.
-        """
-        async with self.transaction() as tx:
-            return await tx.register_pending(requests)
-
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store ``checkpoint`` in a transaction of its own (a writer's start)."""
         async with self.transaction() as tx:
             await tx.set_checkpoint(checkpoint)
 
-    async def finished_keys(self, account_id: str) -> set[str]:
-        """Keys of the account's ``done`` or ``no_data`` requests: not to be sent again."""
-        sql = "SELECT key FROM ledger WHERE account_id = ? AND state IN ('done', 'no_data')"
-        async with self._db.execute(sql, (account_id,)) as cur:
-            return {str(row["key"]) async for row in cur}
-
     async def ledger_entry(self, key: str) -> LedgerEntry | None:
-        """The ledger row of ``key``, or ``None`` if the key was never registered or reported."""
+        """The ledger row of ``key``, or ``None`` if the key was never enqueued or recorded."""
         sql = f"SELECT {', '.join(LEDGER_COLUMNS)} FROM ledger WHERE key = ?"
         async with self._db.execute(sql, (key,)) as cur:
             row = await cur.fetchone()
@@ -356,14 +315,6 @@ def point_from_row(row: sqlite3.Row) -> Point:
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]), value=row["value"],
         api_version=row["api_version"], fetched_at=row["fetched_at"],
-    )  # fmt: skip
-
-
-def _pending_row(request: PlannedLike, now: str) -> tuple[object, ...]:
-    window = request.window
-    return (
-        request.key, request.account_id, request.app, ",".join(request.metrics), request.period,
-        None if window is None else window.since, None if window is None else window.until, now,
     )  # fmt: skip
 
 

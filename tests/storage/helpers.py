@@ -1,8 +1,7 @@
-"""Small builders for the store tests: points, outcomes, planned and queued requests."""
+"""Small builders for the store tests: points, outcomes and queued requests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from collector.model.outcome import Outcome, OutcomeState
@@ -48,24 +47,6 @@ async def commit(store: Any, *outcomes: Outcome) -> tuple[Point, ...]:
 
 class Abandon(Exception):
     """Raised inside a transaction's block to roll it back."""
-
-
-@dataclass(frozen=True)
-class Window:
-    since: int
-    until: int
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A planned request as ``register_pending`` takes it."""
-
-    key: str
-    account_id: str
-    app: str = "app-a"
-    metrics: tuple[str, ...] = ("reach", "impressions")
-    period: str = "day"
-    window: Window | None = Window(1_700_000_000, 1_702_000_000)
 
 
 def queued(

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +24,7 @@ from collector.storage.queue import (
     JobSpec,
     WorkerInfo,
 )
+from tests.storage.backends import Backend
 from tests.storage.helpers import outcome, point, queued
 
 ROUTINE = JobSpec("refresh", ROUTINE_PRIORITY)
@@ -34,45 +32,8 @@ RUN = JobSpec("run", RUN_PRIORITY, {"since": "2024-01-01"})
 PULL = JobSpec("pull", ON_DEMAND_PRIORITY)
 
 
-@dataclass
-class Backend:
-    """Opens store instances on one shared store (a file or a schema); closes them all."""
-
-    name: str
-    clock: ManualClock
-    target: str
-    opened: list[Any] = field(default_factory=list)
-
-    async def open(self) -> Any:
-        if self.name == "sqlite":
-            from collector.storage.sqlite import Store
-
-            store: Any = await Store.open(Path(self.target), clock=self.clock)
-        else:
-            from collector.storage.postgres import PostgresStore
-
-            url, schema = self.target.split("#")
-            store = await PostgresStore.open(url, clock=self.clock, schema=schema)
-        self.opened.append(store)
-        return store
-
-    async def close(self) -> None:
-        for store in self.opened:
-            await store.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(
-    request: pytest.FixtureRequest, tmp_path: Path, manual_clock: ManualClock
-) -> AsyncIterator[Backend]:
-    """Each test once on a SQLite file and once on a PostgreSQL schema."""
-    if request.param == "sqlite":
-        target = str(tmp_path / "queue.sqlite")
-    else:
-        target = f"{request.getfixturevalue('pg_url')}#{request.getfixturevalue('pg_schema')}"
-    opened = Backend(request.param, manual_clock, target)
-    yield opened
-    await opened.close()
+# Each test once on a SQLite file and once on a PostgreSQL schema (conftest's backend).
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -105,6 +66,23 @@ async def test_enqueue_is_idempotent_per_key(queue_store: Any) -> None:
     await queue_store.enqueue(RUN, [queued("k1")])
     assert [c.key for c in await queue_store.claim("w1", ["app-a"], 10, 30)] == ["k1"]
     assert await queue_store.claim("w2", ["app-a"], 10, 30) == []
+
+
+async def test_an_enqueued_request_is_a_pending_ledger_row(queue_store: Any) -> None:
+    """Enqueuing makes a pending ledger row with the request's metrics, window edges and no
+    attempts."""
+    await queue_store.enqueue(RUN, [queued("p1", account="222")])
+    entry = await queue_store.ledger_entry("p1")
+    assert (entry.state, entry.account_id, entry.metrics, entry.since, entry.until) == (
+        "pending", "222", ("reach",), 1_700_000_000, 1_702_000_000,
+    )  # fmt: skip
+    assert (entry.attempts, entry.points, entry.reason) == (0, 0, None)
+
+
+async def test_enqueue_takes_a_generator_of_many_chunks(queue_store: Any) -> None:
+    """A generator of more requests than one chunk of statements is enqueued completely."""
+    await queue_store.enqueue(RUN, (queued(f"k{i}") for i in range(12_345)))
+    assert await queue_store.claimable(["app-a"]) == 12_345
 
 
 async def test_claims_go_by_priority_then_rank_then_registration(queue_store: Any) -> None:
