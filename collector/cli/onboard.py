@@ -15,12 +15,14 @@ import datetime as dt
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from collector.cli.args import load
-from collector.config.load import Config, load_config
+from collector.config.load import Config
 from collector.config.registry_write import Discovered, merge_registry
+from collector.config.schema import read_sections
 from collector.config.secret_files import secret_dir, write_secret
 from collector.config.secrets import SecretError, SecretKind, SecretResolver, parse_reference
 from collector.config.settings import DEFAULT_BASE_URL, AppConfig
@@ -46,22 +48,14 @@ def _secret(reference: str) -> str:
     return value
 
 
-def _wire(config: Config | None, app: AppConfig | None) -> HttpTransport:
-    graph = config.graph if config else None
-    base = (app.base_url if app else None) or (graph.base_url if graph else DEFAULT_BASE_URL)
-    version = (app.api_version if app else None) or (graph.api_version if graph else None)
-    return HttpTransport(base, version or DEFAULT_VERSION, timeout_s=30.0, token_in="query")
+def _wire(config: Config, app: AppConfig | None) -> HttpTransport:
+    """A transport to ``app``'s host and version (``None``: ``[graph]``'s)."""
+    base = (app.base_url if app else None) or config.graph.base_url
+    version = (app.api_version if app else None) or config.graph.api_version
+    return HttpTransport(base, version, timeout_s=config.graph.timeout_s, token_in="query")
 
 
-def _app(config: Config | None, name: str | None) -> AppConfig | None:
-    if config is None:
-        if name is None:
-            raise UsageError("give --app NAME (or --config with one app)")
-        return None
-    if name is None:
-        if len(config.apps) != 1:
-            raise UsageError(f"the config has {len(config.apps)} apps: name one with --app")
-        return config.apps[0]
+def _app(config: Config, name: str) -> AppConfig:
     try:
         return config.app(name)
     except KeyError:
@@ -87,13 +81,35 @@ async def _pages(wire: HttpTransport, token: str) -> list[dict[str, Any]]:
                 return pages
 
 
+def _graph_and_app(path: Path | None, name: str | None) -> tuple[str, str, str]:
+    """Discovery's host, API version and app name, read from the config's [graph] and
+    [[apps]] alone: the registry it is about to write may not exist yet."""
+    if path is None:
+        if name is None:
+            raise UsageError("give --app NAME (or --config with one app)")
+        return DEFAULT_BASE_URL, DEFAULT_VERSION, name
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"{path}: cannot read the config ({error})") from None
+    sections, _ = read_sections(data, path)
+    apps = [a for a in sections.apps or () if a is not None and a.login == "facebook"]
+    chosen = [a for a in apps if name is None or a.name == name]
+    if len(chosen) != 1:
+        names = ", ".join(a.name for a in apps) or "none"
+        raise UsageError(f"name one Facebook Login app of the config with --app ({names})")
+    graph = sections.graph
+    base = chosen[0].base_url or (graph.base_url if graph else DEFAULT_BASE_URL)
+    version = chosen[0].api_version or (graph.api_version if graph else DEFAULT_VERSION)
+    return base, version, chosen[0].name
+
+
 def discover_command(args: argparse.Namespace) -> int:
     """``accounts discover``: list the token's IG accounts and merge them into the registry."""
-    config = load_config(args.config) if args.config else None
-    app = _app(config, args.app)
-    app_name = app.name if app else args.app
+    base, version, app_name = _graph_and_app(args.config, args.app)
+    wire = HttpTransport(base, version, timeout_s=30.0, token_in="query")
     token = _secret(args.token)
-    pages = asyncio.run(_pages(_wire(config, app), token))
+    pages = asyncio.run(_pages(wire, token))
     registry: Path = args.registry
     secrets: Path = args.secrets
     found: list[Discovered] = []
@@ -150,7 +166,6 @@ def exchange_command(args: argparse.Namespace) -> int:
     """``tokens exchange``: trade a short-lived token for a long-lived one, written once."""
     config = load(args)
     app = _app(config, args.app)
-    assert app is not None
     if not app.app_secret:
         raise UsageError(f"app {app.name} has no app_secret: the exchange needs it")
     short = _secret(args.token)
