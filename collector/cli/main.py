@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": export_command,
         "report": report_command,
         "db": _db,
+        "accounts": _onboard,
+        "tokens": _onboard,
     }
     try:
         return commands[args.command](args)
@@ -170,6 +172,17 @@ def _daemon(args: argparse.Namespace) -> int:
         return asyncio.run(serve())
     except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace
         return EXIT_INTERRUPTED
+
+
+def _onboard(args: argparse.Namespace) -> int:
+    from collector.cli import onboard
+
+    actions = {
+        "discover": onboard.discover_command,
+        "exchange": onboard.exchange_command,
+        "check": onboard.check_command,
+    }
+    return actions[args.action](args)
 
 
 def _db(args: argparse.Namespace) -> int:

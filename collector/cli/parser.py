@@ -159,6 +159,11 @@ def build_parser() -> Parser:
     _store_url(cancel)
     cancel.add_argument("--sqlite", help="the store (SQLite path)")
 
+    accounts = command("accounts", "find the IG accounts a token reaches (accounts discover)")
+    _accounts_command(accounts, common)
+    tokens = command("tokens", "long-lived tokens: tokens exchange, tokens check")
+    _tokens_command(tokens, common)
+
     # No -h of its own: `emulator --help` is the emulator parser's help.
     command("emulator", "run the Graph API emulator (see `emulator --help`)", add_help=False)
     return parser
@@ -220,6 +225,41 @@ def _store_url(parser: argparse.ArgumentParser) -> None:
         "--store", metavar="URL",
         help="a shared PostgreSQL store (postgresql://..., or env:NAME / file:PATH holding it); "
         "overrides [store].url",
+    )  # fmt: skip
+
+
+def _accounts_command(accounts: argparse.ArgumentParser, common: Parser) -> None:
+    sub = accounts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    discover = sub.add_parser(
+        "discover", parents=[common], help="merge the accounts of GET /me/accounts into a registry"
+    )
+    discover.add_argument("--token", required=True, help="the user token: env:VAR or file:PATH")
+    discover.add_argument("--app", help="the [[apps]] name the rows get (default: the only one)")
+    discover.add_argument("--config", type=Path, help="the config (its API host and version)")
+    discover.add_argument("--registry", required=True, type=Path, help="the registry CSV")
+    discover.add_argument(
+        "--secrets", required=True, type=Path,
+        help="folder (0700) for the Page tokens, one 0600 file per account",
+    )  # fmt: skip
+    discover.add_argument("--yes", action="store_true", help="write without asking")
+
+
+def _tokens_command(tokens: argparse.ArgumentParser, common: Parser) -> None:
+    sub = tokens.add_subparsers(dest="action", metavar="ACTION", required=True)
+    exchange = sub.add_parser(
+        "exchange", parents=[common], help="trade a short-lived token for a 60-day one"
+    )
+    exchange.add_argument("--app", required=True, help="the [[apps]] name")
+    exchange.add_argument("--token", required=True, help="the short token: env:VAR or file:PATH")
+    exchange.add_argument("--out", type=Path, help="write it here (0600) instead of stdout")
+    exchange.add_argument("--config", required=True, type=Path)
+    check = sub.add_parser(
+        "check", parents=[common], help="each token's expiry and scopes (debug_token)"
+    )
+    check.add_argument("--config", required=True, type=Path)
+    check.add_argument(
+        "--warn-days", type=float, default=7.0,
+        help="exit 1 when a token expires within this many days (default 7)",
     )  # fmt: skip
 
 

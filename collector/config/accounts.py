@@ -55,7 +55,8 @@ def load_accounts(
             continue
         token = resolver.resolve_into(entry.token, file.parent, file, f"{where}.token", found)
         if token is not None:
-            accounts.append(AccountConfig(entry.id, entry.app, token, entry.label))
+            held = resolver.file_of(entry.token, base_dir=file.parent)
+            accounts.append(AccountConfig(entry.id, entry.app, token, entry.label, held))
     if registry is not None and registry.path is not None:
         try:
             accounts.extend(_registry_accounts(file, registry.path, app_names, resolver, origin))
@@ -102,7 +103,8 @@ def _registry_accounts(
         token = resolver.resolve_into(row.token, path.parent, path, f"{row.where} token", found)
         if token is None:
             raise ConfigError.of(found)
-        yield AccountConfig(row.id, row.app, token, row.label)
+        held = resolver.file_of(row.token, base_dir=path.parent)
+        yield AccountConfig(row.id, row.app, token, row.label, held)
 
 
 def _unknown_app(app: str, app_names: Sequence[str]) -> tuple[str, str]:

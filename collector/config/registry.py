@@ -40,6 +40,7 @@ class AccountConfig:
     app: str
     token: str = field(repr=False)
     label: str = ""
+    token_file: Path | None = None  # where a ``file:`` token lives (a refresh rewrites it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ M = TypeVar("M", bound=BaseModel)
 TokenIn = Literal["header", "query"]
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+Login = Literal["facebook", "instagram"]
 
 
 def _version(version: str) -> str:
@@ -109,6 +110,9 @@ class AppTable(Strict):
     calls_per_hour: Positive = Field(examples=["<a number > 0>"])
     concurrency: Count | None = None  # None: [graph].concurrency
     api_version: ApiVersion | None = None  # None: [graph].api_version
+    # "instagram": Instagram Login; its requests go to base_url (default graph.instagram.com)
+    login: Annotated[Login, choice(*get_args(Login))] = "facebook"
+    base_url: Annotated[Text, AfterValidator(_base_url)] | None = None  # None: by login
     target_pct: TargetPct | None = None
     probe_after_s: Positive | None = None
     max_wait_s: Positive | None = None

@@ -147,6 +147,17 @@ class SecretResolver:
             found.append(Problem(file, where, exc.problem, exc.fix))
             return None
 
+    def file_of(self, text: str, *, base_dir: Path) -> Path | None:
+        """The file a ``file:`` reference names (``None``: another kind, or malformed)."""
+        try:
+            ref = parse_reference(text)
+        except SecretError:
+            return None
+        if ref.kind is not SecretKind.FILE:
+            return None
+        path = Path(ref.target).expanduser()
+        return path if path.is_absolute() else base_dir / path
+
     def _from_env(self, name: str) -> str:
         if name not in self._environ:
             raise SecretError(

@@ -18,7 +18,12 @@ from collector.config.checks import Problem, check_order
 from collector.config.schema import AppTable, BudgetTable, CollectTable, Sections
 from collector.config.secrets import SecretResolver
 from collector.config.selection import select
-from collector.config.settings import AppConfig, CollectSettings, GraphSettings
+from collector.config.settings import (
+    INSTAGRAM_BASE_URL,
+    AppConfig,
+    CollectSettings,
+    GraphSettings,
+)
 from collector.pacing.settings import BudgetSettings
 
 
@@ -40,6 +45,8 @@ class CheckedApp:
             calls_per_hour=app.calls_per_hour,
             concurrency=app.concurrency or graph.concurrency,
             api_version=app.api_version or graph.api_version,
+            login=app.login,
+            base_url=app.base_url or (INSTAGRAM_BASE_URL if app.login == "instagram" else None),
         )
 
 

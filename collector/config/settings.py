@@ -16,6 +16,7 @@ from collector.graph.catalogue import Breakdowns
 from collector.pacing.settings import BudgetSettings
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
+INSTAGRAM_BASE_URL = "https://graph.instagram.com"  # SPEC 8: Instagram Login's host
 DEFAULT_NDJSON = "out/insights.ndjson"
 DEFAULT_SQLITE = "out/insights.sqlite"
 MAX_BATCH_SIZE = 50  # Meta: at most 50 requests in one batch (SPEC section 7)
@@ -46,7 +47,10 @@ class GraphSettings:
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     """A Meta app: its budget, its secret (for ``appsecret_proof``; ``None``: none sent)
-    and the API version its requests use (``None``: ``[graph].api_version``)."""
+    and the API version its requests use (``None``: ``[graph].api_version``).
+
+    ``login`` is ``"instagram"`` for an Instagram Login app; ``base_url`` is the host its
+    requests go to when not ``[graph].base_url`` (``None``: that one)."""
 
     name: str
     app_id: str
@@ -54,6 +58,8 @@ class AppConfig:
     calls_per_hour: float
     concurrency: int
     api_version: str | None = None
+    login: Literal["facebook", "instagram"] = "facebook"
+    base_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

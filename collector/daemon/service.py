@@ -12,8 +12,8 @@ the exactly-once guarantees of ``run`` hold here too.
 - **History runs** fill ``backfill`` when nothing is due, and stop taking work
   when the next refresh comes due (fresh data first, same budgets).
 - **Tokens** are checked with ``debug_token`` at start, daily and after every
-  reload; accounts on an invalid token (or one that answered code 190) pause
-  until a reload gives them another token.
+  reload; accounts on an invalid token (or code 190) pause until a reload gives them
+  another. Instagram Login tokens are refreshed (:mod:`.ig_tokens`), then reloaded.
 - **NDJSON** rotates between runs (:mod:`collector.storage.rotation`).
 - **Signals** (:meth:`Daemon.request_stop`, :meth:`Daemon.request_reload`):
   SIGTERM/SIGINT stop taking work, let requests in flight finish for
@@ -22,9 +22,8 @@ the exactly-once guarantees of ``run`` hold here too.
   new one is bad.
 - A ``stats`` event every ``stats_interval`` (:mod:`collector.daemon.stats`).
 
-Schedule times are wall-clock unix seconds from the injected clock; the loop
-looks again at least every ``tick_s`` (real) seconds, so a test that moves its
-clock by hand sees the daemon follow.
+Schedule times are wall-clock unix seconds from the injected clock; the loop looks again
+at least every ``tick_s`` (real) seconds, so a test that moves its clock sees it follow.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from collector.clock import Clock, SystemClock, wait_until
 from collector.config.load import AccountConfig, Config, OutputSettings
 from collector.daemon.account_book import AccountBook, dead_tokens
 from collector.daemon.controls import Controls
+from collector.daemon.ig_tokens import InstagramRefresher
 from collector.daemon.leader import Leadership, leadership
 from collector.daemon.outputs import (
     QUEUE_LOOK_S,
@@ -115,7 +115,7 @@ class Daemon(Controls):
         self._history_pending = True
         self._history_not_before = 0.0
         self._history_day: dt.date | None = None
-        self._token_check_at = 0.0
+        self._token_check_at, self._instagram = 0.0, InstagramRefresher()
         self._prune_at = 0.0
         self._ndjson: Path | None = None  # the file the last run wrote
         self._counters = DaemonCounters()
@@ -322,6 +322,9 @@ class Daemon(Controls):
         )
         self._book.apply_verdicts(verdicts)
         self._report_paused()
+        config, paced = self._config, self._runtime.live.caller.paced
+        if await self._instagram.refresh_due(config.accounts, config.apps, paced, self._now()):
+            await self._reload()  # the new tokens are in their files: take them
 
     def _make_runtime(self, config: Config) -> Runtime:
         return Runtime.for_config(

@@ -44,6 +44,7 @@ class Route(StrEnum):
     DEBUG_TOKEN = "debug_token"
     ME_ACCOUNTS = "me_accounts"
     NODE = "node"  # GET /{page-id}, /{ig-user-id}, /me
+    OAUTH = "oauth"  # token exchange and refresh (oauth/access_token, access_token, refresh_access_token)
     UNKNOWN = "unknown"
 
 

@@ -36,6 +36,7 @@ class EdgeRequest:
     authorization: str | None
     base_url: str
     path: str = ""
+    host: str = "facebook"  # "instagram": sent to graph.instagram.com (the server's prefix)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class Bearer:
 
 
 def check_token(scenario: Scenario, req: EdgeRequest, now: float) -> Bearer | EdgeAnswer:
-    """Token present (104) -> known (190) -> not expired (190/463) -> appsecret_proof (100)."""
+    """Token present (104) -> known (190) -> not expired (190/463) -> its app's login
+    matches the host (190) -> appsecret_proof (100)."""
     token = token_of(req)
     if token is None:
         return graph_error(104, "An access token is required to request this resource.")
@@ -183,6 +185,12 @@ def check_token(scenario: Scenario, req: EdgeRequest, now: float) -> Bearer | Ed
             subcode=463,
         )
     app = scenario.app(info.app)
+    if app.login != req.host:
+        # Instagram API with Instagram Login: its user tokens work on graph.instagram.com
+        # and Facebook Login tokens do not (Meta, "Instagram API with Instagram Login",
+        # Overview: "host URL graph.instagram.com"); the emulator refuses either on the
+        # other host as an unreadable token, the answer a foreign token gets.
+        return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
     refused = _proof_error(app, token, req.params, now)
     if refused is not None:
         return refused

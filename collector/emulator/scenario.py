@@ -41,6 +41,7 @@ TOML layout (every table but ``[[apps]]`` and ``[[accounts]]`` is optional)::
     app_id = "1001"
     app_secret = "s3cret"
     require_proof = false
+    login = "facebook"           # or "instagram": Instagram Login (graph.instagram.com)
 
     [[accounts]]
     id = "17841400000000001"
@@ -59,6 +60,7 @@ TOML layout (every table but ``[[apps]]`` and ``[[accounts]]`` is optional)::
     expires_at = 1767225600      # unix seconds, or a TOML datetime; 0 = never
     scopes = ["instagram_basic", "instagram_manage_insights"]
     pages = ["104001"]           # a user token (an agency's system user) that sees these Pages
+    issued_at = 1764633600       # optional: when it was issued (Instagram refresh needs 24 h)
 
     [[pages]]                    # optional: Facebook Pages and their IG accounts
     id = "104001"
@@ -118,6 +120,9 @@ class App:
     app_id: str
     app_secret: str
     require_proof: bool = False
+    login: str = (
+        "facebook"  # "instagram": Instagram Login, its tokens valid on graph.instagram.com only
+    )
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class TokenInfo:
     user_id: str = ""
     pages: tuple[str, ...] = ()
     kind: str = "USER"
+    issued_at: float = 0.0  # unix seconds; an Instagram token is refreshable 24 h after this
 
 
 @dataclass(frozen=True)
@@ -247,12 +253,18 @@ class Scenario:
     def token_info(self, token: str) -> TokenInfo | None:
         """Facts about ``token``: declared in ``[[tokens]]``, implied by an account
         (a user token) or by a Page's ``access_token`` (a Page token)."""
-        for info in self.tokens:
-            if info.token == token:
-                return info
+        declared = next((info for info in self.tokens if info.token == token), None)
+        if declared is not None and declared.user_id:
+            return declared
         for account in self.accounts:
             if account.token == token:
+                # An account's own token belongs to the user "u<account id>", declared or not,
+                # so a token exchanged or refreshed from it (same user) reaches the account too.
+                if declared is not None:
+                    return replace(declared, user_id=f"u{account.id}")
                 return TokenInfo(token=token, app=account.app, user_id=f"u{account.id}")
+        if declared is not None:
+            return declared
         for page in self.pages:
             if page.access_token == token:
                 app = page.app

@@ -54,7 +54,7 @@ TOP_KEYS = {
     "tokens",
     "pages",
 }
-APP_KEYS = {"name", "app_id", "app_secret", "require_proof"}
+APP_KEYS = {"name", "app_id", "app_secret", "require_proof", "login"}
 ACCOUNT_KEYS = {
     "id",
     "followers",
@@ -71,7 +71,7 @@ ACCOUNT_KEYS = {
     "follows_count",
     "media_count",
 }
-TOKEN_KEYS = {"token", "app", "expires_at", "scopes", "user_id", "pages"}
+TOKEN_KEYS = {"token", "app", "expires_at", "scopes", "user_id", "pages", "issued_at"}
 PAGE_KEYS = {"id", "name", "account", "access_token", "app"}
 FAULT_KEYS = {"rate", "kinds", "slow_s", "schedule", "batch_null_rate"}
 
@@ -114,6 +114,7 @@ def _app(raw: Mapping[str, Any], where: str) -> App:
         app_id=str(get_id(raw, "app_id", where)),
         app_secret=str(get_str(raw, "app_secret", None, where)),
         require_proof=get_bool(raw, "require_proof", False, where),
+        login=get_choice(raw, "login", "facebook", ("facebook", "instagram"), where),
     )
 
 
@@ -154,6 +155,7 @@ def _token(raw: Mapping[str, Any], where: str) -> TokenInfo:
         scopes=get_str_list(raw, "scopes", DEFAULT_SCOPES, where, '["instagram_basic"]'),
         user_id=get_id(raw, "user_id", where) or "",
         pages=tuple(str(p) for p in get_str_list(raw, "pages", (), where, '["104001"]')),
+        issued_at=_timestamp(raw, "issued_at", where) or 0.0,
     )
 
 

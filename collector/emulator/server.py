@@ -1,11 +1,10 @@
 """The emulator's HTTP face: aiohttp.web routes over the edge, limits, faults and the call log.
 
 Routes (SPEC 1, 7, 8; the table in docs/emulator.md): insights GET/POST with or
-without a version (POST: form fields merged over the query), batches, ``debug_token``,
-``me/accounts`` and the Page / IG User / ``/me`` nodes, each also with a trailing
-slash (facebook-business writes ``/v21.0/{page-id}/``); the call log for other
-processes (:mod:`collector.emulator.control`); anything else is a Graph error, code
-2500 "Unknown path components".
+without a version, batches, ``debug_token``, ``me/accounts``, ``oauth/access_token``,
+the Page / IG User / ``/me`` nodes (trailing ``/`` allowed), and graph.instagram.com's
+insights, ``access_token`` and ``refresh_access_token`` below :data:`INSTAGRAM_PREFIX`;
+the call log (:mod:`collector.emulator.control`); anything else is code 2500.
 
 The pipeline of one insights call or batch item (:meth:`EmulatorState.serve_edge`):
 
@@ -26,16 +25,14 @@ Every JSON answer is encoded with orjson and sent as ``application/json``.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from collector.emulator import batch, control, faults, nodes, tokens
+from collector.emulator import batch, control, faults, nodes, oauth, tokens
 from collector.emulator.answers import answer_insights
 from collector.emulator.calllog import CallLog, CallRecord, Route, fingerprint, public_params
 from collector.emulator.clock import EmulatorClock, SystemClock
@@ -48,11 +45,15 @@ from collector.emulator.edge import (
 )
 from collector.emulator.faults import GRAPH_FAULT_ERRORS, TRANSPORT_FAULTS, FaultPlan
 from collector.emulator.limits import LIMIT_ERRORS, Limiter, saturated_headers, usage_headers
-from collector.emulator.scenario import Account, Scenario, default_scenario
+from collector.emulator.reply import send
+from collector.emulator.scenario import Account, Scenario, TokenInfo, default_scenario
 
 DEFAULT_VERSION = "v17.0"  # what an unversioned insights path is served as
 VERSION_PATTERN = r"v\d+\.\d+"
 SHUTDOWN_TIMEOUT_S = 0.5  # stalled (``slow``) answers must not hold a shutdown
+# graph.instagram.com, served on the same port below this prefix: a collector's
+# ``base_url`` for an Instagram Login app is ``http://HOST:PORT/graph.instagram.com``.
+INSTAGRAM_PREFIX = "/graph.instagram.com"
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ class EmulatorState:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def mint(self, info: TokenInfo) -> None:
+        """Make a token issued by an exchange or refresh known from now on."""
+        self.scenario = dataclasses.replace(self.scenario, tokens=(*self.scenario.tokens, info))
 
     def serve_edge(self, req: EdgeRequest, route: Route, *, in_batch: bool = False) -> Served:
         """Steps 1-5 of the pipeline for one insights call or batch item.
@@ -239,41 +244,6 @@ class EmulatorState:
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("emulator_state", EmulatorState)
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    """A JSON answer encoded with orjson, ``Content-Type: application/json``."""
-    response = web.Response(status=status, body=orjson.dumps(body), headers=dict(headers or {}))
-    response.content_type = "application/json"
-    return response
-
-
-async def send(
-    request: web.Request,
-    state: EmulatorState,
-    status: int,
-    body: Any,
-    headers: Mapping[str, str],
-    transport_fault: str | None,
-) -> web.StreamResponse:
-    """Step 6: latency, then the answer as the transport fault (if any) bends it."""
-    state.in_flight += 1
-    try:
-        wait = state.latency_s()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if transport_fault == "slow":
-            await faults.stall(state.scenario.faults.slow_s)
-        if transport_fault == "html_502":
-            return faults.html_502()
-        payload = orjson.dumps(body)
-        if transport_fault == "truncated_json":
-            return faults.truncated_json(dict(headers), payload)
-        if transport_fault == "drop_mid_body":
-            return await faults.drop_mid_body(request, status, dict(headers), payload)
-        return json_response(status, body, headers)
-    finally:
-        state.in_flight -= 1
-
-
 async def _params(request: web.Request) -> dict[str, str]:
     """Query parameters, overridden by form fields for a POST (SPEC 1: both carry params)."""
     params = {k: v for k, v in request.query.items()}
@@ -291,6 +261,7 @@ def _edge_request(request: web.Request, params: dict[str, str], ig_user_id: str)
         authorization=request.headers.get("Authorization"),
         base_url=str(request.url.origin()),
         path=request.path,
+        host="instagram" if request.path.startswith(INSTAGRAM_PREFIX) else "facebook",
     )
 
 
@@ -336,6 +307,17 @@ async def handle_me_accounts(request: web.Request) -> web.StreamResponse:
     return await send(request, state, answer.status, answer.body, {}, None)
 
 
+async def handle_oauth(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    req = _edge_request(request, await _params(request), "")
+    refresh = request.path.rstrip("/").endswith("refresh_access_token")
+    answer, minted = oauth.exchange(state.scenario, req, state.now(), refresh=refresh)
+    if minted is not None:
+        state.mint(minted)
+    state.log_plain(Route.OAUTH, answer, req, None)  # neither token is worth naming
+    return await send(request, state, answer.status, answer.body, {}, None)
+
+
 async def handle_node(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     node_id = request.match_info["node_id"]
@@ -359,8 +341,15 @@ def build_app(state: EmulatorState) -> web.Application:
     v = f"{{version:{VERSION_PATTERN}}}"
     r = app.router
     control.add_routes(r, state.calls)
+    ig = INSTAGRAM_PREFIX
+    for prefix in (f"{ig}/{v}", ig):  # Instagram Login's host (see INSTAGRAM_PREFIX)
+        r.add_route("GET", f"{prefix}/access_token", handle_oauth)
+        r.add_route("GET", f"{prefix}/refresh_access_token", handle_oauth)
+        r.add_route("GET", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
+        r.add_route("POST", f"{prefix}/{{ig_user_id}}/insights", handle_insights)
     for prefix in (f"/{v}", ""):
         for slash in ("", "/"):
+            r.add_route("GET", f"{prefix}/oauth/access_token{slash}", handle_oauth)
             r.add_route("GET", f"{prefix}/debug_token{slash}", handle_debug_token)
             r.add_route("GET", f"{prefix}/me/accounts{slash}", handle_me_accounts)
             r.add_route("GET", f"{prefix}/{{ig_user_id}}/insights{slash}", handle_insights)

@@ -136,6 +136,13 @@ def me_accounts(scenario: Scenario, req: EdgeRequest, path: str, now: float) -> 
     if info.kind == "PAGE":
         # A Page token's /me is the Page, which has no accounts edge.
         return nonexisting_field("accounts", "Page")
+    if scenario.app(info.app).login != "facebook":
+        return graph_error(190, CANNOT_PARSE)  # an Instagram Login token (see edge.check_token)
+    if "pages_show_list" not in info.scopes:
+        # Meta's answer to a user token without the permission, as recorded by clients that
+        # branch on it (e.g. "(#200) Requires pages_show_list permission to manage the
+        # object" in onboarding tests of Meta-connected apps); code 200, a permission error.
+        return graph_error(200, "(#200) Requires pages_show_list permission to manage the object")
     fields = check_fields(req.params.get("fields"), {"id": None, "name": None})
     if isinstance(fields, EdgeAnswer):
         return fields

@@ -46,6 +46,7 @@ class AppSettings:
     concurrency: int
     app_secret: str | None = field(default=None, repr=False)
     version: str | None = None  # None: the run's version
+    base_url: str | None = None  # None: the transport's (an Instagram Login app's host)
 
 
 @dataclass
@@ -257,6 +258,7 @@ class Pool:
             account.token,
             app.app_secret,
             app.version,
+            app.base_url,
         )
 
     def _on_error(self, job: Job, lane: Lane, error: GraphError) -> Outcome | None:

@@ -272,7 +272,9 @@ class _WriterCloser:
 
 def _app_settings(config: Config, name: str) -> AppSettings:
     app = config.app(name)
-    return AppSettings(app.name, app.concurrency, app.app_secret, config.version_of(app.name))
+    return AppSettings(
+        app.name, app.concurrency, app.app_secret, config.version_of(app.name), app.base_url
+    )
 
 
 async def _release_all(store: WorkQueue, owner: str) -> None:

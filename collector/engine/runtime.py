@@ -16,7 +16,7 @@ from collector.clock import Clock
 from collector.config.load import Config
 from collector.engine.caller import Caller, Pacing
 from collector.graph.batch import BatchingTransport
-from collector.graph.transport import HttpTransport, Transport
+from collector.graph.transport import GraphRequest, GraphResponse, HttpTransport, Transport
 from collector.logs import REDACTOR
 from collector.pacing.retry import RetryPolicy
 from collector.pacing.settings import BudgetSettings
@@ -74,7 +74,8 @@ class Runtime:
             wire = owned
             if graph.batch_size > 1:
                 # Batch mode (SPEC 7): requests in flight together share one POST.
-                wire = BatchingTransport(owned, batch_size=graph.batch_size, clock=clock)
+                batches = BatchingTransport(owned, batch_size=graph.batch_size, clock=clock)
+                wire = HostSplit(batches, owned)
         else:
             wire = transport
         return cls(
@@ -100,8 +101,8 @@ class Runtime:
         """Flush a batching transport and close the HTTP session this runtime opened."""
         wire = self.caller.transport
         try:
-            if isinstance(wire, BatchingTransport):
-                await wire.close()
+            if isinstance(wire, HostSplit):
+                await wire.batches.close()
         finally:  # a cancel while the batches drain still closes the session
             if self._owned is not None:
                 await self._owned.close()
@@ -112,6 +113,20 @@ class Runtime:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class HostSplit:
+    """Batch mode's wire: a request for another host (an Instagram Login app's, its
+    ``base_url`` set) goes alone, the rest into graph.facebook.com's batch POSTs."""
+
+    def __init__(self, batches: BatchingTransport, alone: Transport) -> None:
+        self.batches = batches
+        self._alone = alone
+
+    async def send(self, request: GraphRequest) -> GraphResponse:
+        if request.base_url is not None:
+            return await self._alone.send(request)
+        return await self.batches.send(request)
 
 
 def budgets_of(config: Config, tune: Tune | None = None) -> dict[str, BudgetSettings]:

@@ -38,7 +38,9 @@ class GraphRequest:
 
     ``token`` and ``app_secret`` are hidden from ``repr`` so that a request in a
     traceback or a log field cannot leak them. ``version`` overrides the
-    transport's API version for this request (apps may be on different versions).
+    transport's API version for this request (apps may be on different versions);
+    ``base_url`` its host (an Instagram Login app's ``graph.instagram.com``; ``None``:
+    the transport's). One session serves every host: aiohttp pools per host.
     """
 
     path: str
@@ -46,6 +48,7 @@ class GraphRequest:
     token: str = field(repr=False)
     app_secret: str | None = field(default=None, repr=False)
     version: str | None = None
+    base_url: str | None = None
 
     @property
     def loggable(self) -> str:
@@ -151,7 +154,9 @@ class HttpTransport:
     def _prepare(self, request: GraphRequest) -> tuple[dict[str, str], dict[str, str]]:
         params = dict(request.params)
         headers: dict[str, str] = {}
-        if self._token_in == "header":
+        if not request.token:
+            pass  # a token exchange: its credentials are parameters (SPEC 8)
+        elif self._token_in == "header":
             headers["Authorization"] = f"OAuth {request.token}"
         else:
             params["access_token"] = request.token
@@ -162,7 +167,12 @@ class HttpTransport:
     async def send(self, request: GraphRequest) -> GraphResponse:
         params, headers = self._prepare(request)
         return await self._exchange(
-            "GET", request.path, params=params, headers=headers, version=request.version
+            "GET",
+            request.path,
+            params=params,
+            headers=headers,
+            version=request.version,
+            base=request.base_url,
         )
 
     async def post_form(self, path: str, form: Mapping[str, str]) -> GraphResponse:
@@ -183,6 +193,7 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
         version: str | None = None,
+        base: str | None = None,
     ) -> GraphResponse:
         if self._session is None:
             await self.start()
@@ -192,7 +203,7 @@ class HttpTransport:
         try:
             async with self._session.request(
                 method,
-                f"{self._base}/{version or self._version}/{path}",
+                f"{base or self._base}/{version or self._version}/{path}",
                 params=params,
                 headers=headers,
                 data=data,

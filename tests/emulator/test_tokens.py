@@ -40,7 +40,7 @@ def scenario(accounts: int = 3, **token_facts: Any) -> Scenario:
                     "token": USER,
                     "app": "agency",
                     "expires_at": token_facts.get("expires_at", 0),
-                    "scopes": ["instagram_basic", "instagram_manage_insights"],
+                    "scopes": ["instagram_basic", "instagram_manage_insights", "pages_show_list"],
                     "user_id": "u-77",
                 }
             ],
@@ -67,7 +67,7 @@ async def test_debug_token_describes_a_valid_token(http: aiohttp.ClientSession) 
             "data_access_expires_at": 0,
             "expires_at": 0,
             "is_valid": True,
-            "scopes": ["instagram_basic", "instagram_manage_insights"],
+            "scopes": ["instagram_basic", "instagram_manage_insights", "pages_show_list"],
             "user_id": "u-77",
         }
     }
