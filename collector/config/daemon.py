@@ -98,7 +98,7 @@ def parse_rotation(value: object) -> Rotation:
 
 
 def parse_address(value: object) -> str:
-    """``"HOST:PORT"`` (``"[::1]:9464"`` for IPv6) or ``""`` (no endpoint), as given.
+    """``"HOST:PORT"`` (``"[::1]:9464"`` for IPv6; port 0: any free one) or ``""``, as given.
 
     Raises ``ValueError`` for anything else.
     """
@@ -107,7 +107,7 @@ def parse_address(value: object) -> str:
     if value == "":
         return value
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f'"{value}" is not "HOST:PORT" (e.g. "127.0.0.1:9464")')
     return value
 

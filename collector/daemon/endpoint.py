@@ -13,7 +13,9 @@ as a task of the daemon's TaskGroup (or beside the worker's run) and its
   (:mod:`collector.daemon.health`).
 
 The address is ``[daemon] metrics_address`` (default ``127.0.0.1:9464``: loopback,
-so nothing is exposed unless the operator asks); ``""`` serves nothing.
+so nothing is exposed unless the operator asks); ``""`` serves nothing. A port
+already taken (two workers of one host on one config) is logged
+(``metrics_unavailable``) and the process goes on without its endpoint.
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ class Endpoint:
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as error:  # the port is taken (a second worker on the host)
+                log.error("metrics_unavailable", address=address, error=str(error))
+                return
             server = site._server
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1] if sockets else port

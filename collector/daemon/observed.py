@@ -89,3 +89,36 @@ class Observed:
             lambda: self._config.daemon.refresh_interval_s,
         )
         await serve_endpoint(served, self._config.daemon.metrics_address)
+
+
+class WorkerWatch:
+    """A ``worker`` as :class:`~collector.daemon.metrics.Watched`: its one run's points.
+
+    A worker schedules nothing and checks no token, so ``/readyz`` judges its store alone.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self.live: LiveRun | None = None  # set by run_once's ``watch``
+
+    def watch(self, live: LiveRun) -> None:
+        self.live = live
+
+    def points_written(self) -> Mapping[str, int]:
+        points = 0 if self.live is None else self.live.writer.stats.points_written
+        return points_by_sink(self._config, points, ndjson=False)  # workers write the store only
+
+    def token_expiries(self) -> Mapping[str, float]:
+        return {}
+
+    def tokens_dead(self) -> tuple[int, int]:
+        return 0, 0
+
+    def last_cycle(self) -> float | None:
+        return None
+
+
+def worker_served(config: Config, clock: Clock, watch: WorkerWatch) -> Served:
+    """What a worker's endpoint serves (its metrics observe the caller it is given)."""
+    metrics = ProcessMetrics(lag_series_max=config.daemon.lag_series_max)
+    return Served(metrics, watch, lambda: config, clock, clock.now().timestamp(), lambda: None)
