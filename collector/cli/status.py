@@ -51,8 +51,8 @@ def status_command(args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(found).decode())
         return EXIT_OK
-    if sqlite is not None:
-        print(asyncio.run(render_status_report(sqlite)))
-        print()
     print(figures_text(found))
+    if sqlite is not None:  # the ledger table last, its total the last line (as before)
+        print()
+        print(asyncio.run(render_status_report(sqlite)))
     return EXIT_OK
