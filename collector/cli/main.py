@@ -148,10 +148,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from collector.reporting.plan import render_status_report
+    from collector.cli.status import status_command
 
-    print(asyncio.run(render_status_report(args.sqlite)))
-    return EXIT_OK
+    return status_command(args)
 
 
 def _daemon(args: argparse.Namespace) -> int:

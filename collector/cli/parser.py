@@ -107,8 +107,10 @@ def build_parser() -> Parser:
     plan.add_argument("--config", required=True, type=Path)
     _range_options(plan)
 
-    status = command("status", "the ledger and freshness of a SQLite output (read-only)")
-    status.add_argument("--sqlite", required=True, type=Path)
+    status = command("status", "freshness, ledger, queue and lag of a store (read-only)")
+    status.add_argument("--sqlite", type=Path, help="the SQLite store (opened read-only)")
+    status.add_argument("--config", type=Path, help="the config's store and apps")
+    status.add_argument("--json", action="store_true", help="the figures as one JSON object")
 
     daemon = command(
         "daemon", "keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"

@@ -24,15 +24,20 @@ import orjson
 import structlog
 
 from collector.cli.args import load
+from collector.clock import SystemClock
 from collector.config.load import Config, ConfigError
+from collector.daemon.endpoint import serve_endpoint
+from collector.daemon.observed import WorkerWatch, worker_served
 from collector.engine.jobs import QueueMode, enqueue_run, store_address
 from collector.engine.run import plan_specs, run_once
+from collector.engine.runtime import Runtime
 from collector.errors import EXIT_OK, EXIT_PARTIAL, OutputError
 from collector.graph.pacific import pacific_date
 from collector.storage.inspect import check_outputs
 from collector.storage.lock import OutputBusy, held_elsewhere
 from collector.storage.opening import open_store
 from collector.storage.queue import ON_DEMAND_PRIORITY, JobInfo
+from collector.tasks import beside
 
 log = structlog.get_logger("collector.cli.queue")
 
@@ -54,7 +59,24 @@ def worker_command(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("worker_started", store=_where(config))
-        summary = await run_once(config, queue=QueueMode("forever"), stop=stop, grace_s=args.grace)
+        clock = SystemClock()
+        watch = WorkerWatch(config)
+        served = worker_served(config, clock, watch)
+        async with Runtime.for_config(config, clock) as runtime:
+            runtime.caller.observer = served.metrics
+            summary = await beside(
+                run_once(
+                    config,
+                    clock=clock,
+                    runtime=runtime,
+                    queue=QueueMode("forever"),
+                    stop=stop,
+                    grace_s=args.grace,
+                    watch=watch.watch,
+                ),
+                serve_endpoint(served, config.daemon.metrics_address),
+                name="worker-endpoint",
+            )
         log.info("worker_stopped", calls=summary.calls, failed=summary.failed)
         return EXIT_OK
 
@@ -72,8 +94,6 @@ def pull_command(args: argparse.Namespace) -> int:
     async def enqueue() -> int:
         store = await open_store(store_address(config))
         try:
-            from collector.clock import SystemClock
-
             specs = plan_specs(config, pacific_date(SystemClock().now()))
             return await enqueue_run(store, config, specs, priority=ON_DEMAND_PRIORITY, kind="pull")
         finally:

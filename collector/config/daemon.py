@@ -13,6 +13,8 @@ mistake is reported, located at its key. Keys (all optional)::
     grace_s = 30              # SIGTERM: how long in-flight requests may take to finish
     token_warn_days = 7       # warn this many days before a token expires
     rotate = "day"            # NDJSON files: one per UTC day, or "size:100M"
+    metrics_address = "127.0.0.1:9464"  # /metrics, /healthz, /readyz ("": none)
+    lag_series_max = 100      # above this many accounts, account lag is a histogram
 
 Durations are a number of seconds or text ``<N>s|m|h|d``; sizes are bytes or
 ``<N>K|M|G`` (powers of 1024).
@@ -53,6 +55,8 @@ class DaemonSettings:
     grace_s: float = 30.0
     token_warn_days: int = 7
     rotate: Rotation = field(default_factory=Rotation)
+    metrics_address: str = "127.0.0.1:9464"  # loopback: not on the network unless asked
+    lag_series_max: int = 100
 
 
 def parse_duration(value: object) -> float:
@@ -93,6 +97,27 @@ def parse_rotation(value: object) -> Rotation:
     return Rotation("size", max_bytes)
 
 
+def parse_address(value: object) -> str:
+    """``"HOST:PORT"`` (``"[::1]:9464"`` for IPv6; port 0: any free one) or ``""``, as given.
+
+    Raises ``ValueError`` for anything else.
+    """
+    if not isinstance(value, str):
+        raise ValueError('expected "HOST:PORT" or ""')
+    if value == "":
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f'"{value}" is not "HOST:PORT" (e.g. "127.0.0.1:9464")')
+    return value
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``"127.0.0.1:9464"`` as ``("127.0.0.1", 9464)``; brackets of IPv6 dropped."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def _lookback(days: int) -> int:
     if days < MIN_LOOKBACK:
         raise bad(
@@ -126,6 +151,10 @@ class DaemonTable(Strict):
     rotate: Annotated[Rotation, parsed(parse_rotation, 'use "day" or "size:100M"')] = (
         _DEFAULT.rotate
     )
+    metrics_address: Annotated[
+        str, parsed(parse_address, 'write "127.0.0.1:9464", or "" for no endpoint')
+    ] = _DEFAULT.metrics_address
+    lag_series_max: Annotated[int, Field(ge=0)] = _DEFAULT.lag_series_max
 
     def settings(self) -> DaemonSettings:
         return DaemonSettings(
@@ -137,4 +166,6 @@ class DaemonTable(Strict):
             grace_s=self.grace_s,
             token_warn_days=self.token_warn_days,
             rotate=self.rotate,
+            metrics_address=self.metrics_address,
+            lag_series_max=self.lag_series_max,
         )

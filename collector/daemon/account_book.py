@@ -40,6 +40,7 @@ class AccountBook:
     fresh: dict[str, float] = field(default_factory=dict)
     lifetime: dict[str, float] = field(default_factory=dict)
     dead_tokens: set[str] = field(default_factory=set)  # fingerprints
+    expiries: dict[str, float] = field(default_factory=dict)  # fingerprint -> unix s (inf: never)
 
     def load(self, rows: Iterable[AccountFreshness]) -> None:
         """Start from what the ledger says (replacing any times held)."""
@@ -75,10 +76,14 @@ class AccountBook:
             for account in [a for a in table if a not in ids]:
                 del table[account]
         self.dead_tokens &= {token_fingerprint(a.token) for a in accounts}
+        for gone in set(self.expiries) - {token_fingerprint(a.token) for a in accounts}:
+            del self.expiries[gone]
 
     def apply_verdicts(self, verdicts: Iterable[TokenVerdict]) -> None:
         """Tokens found invalid die; tokens found valid (again) live; unchecked stay as they were."""
         for verdict in verdicts:
+            if verdict.expires_at is not None:  # 0: Meta's "never"
+                self.expiries[verdict.fingerprint] = verdict.expires_at or float("inf")
             if verdict.health is Health.INVALID:
                 self.dead_tokens.add(verdict.fingerprint)
             elif verdict.health in (Health.VALID, Health.EXPIRING):

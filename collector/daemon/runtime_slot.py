@@ -5,20 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from collector.config.load import Config
+from collector.engine.observe import NO_OBSERVER, CallObserver
 from collector.engine.runtime import Runtime
 
 
 class RuntimeSlot:
-    """Holds at most one open runtime; ``make`` builds one for a config (not yet started)."""
+    """Holds at most one open runtime; ``make`` builds one for a config (not yet started);
+    every runtime's caller reports its attempts to ``observer``."""
 
-    def __init__(self, make: Callable[[Config], Runtime]) -> None:
+    def __init__(
+        self, make: Callable[[Config], Runtime], observer: CallObserver = NO_OBSERVER
+    ) -> None:
         self._make = make
+        self._observer = observer
         self._runtime: Runtime | None = None
 
     async def open(self, config: Config) -> None:
         """Build and start the runtime for ``config``, closing any open one first."""
         await self.close()
         runtime = self._make(config)
+        runtime.caller.observer = self._observer
         await runtime.start()
         self._runtime = runtime
 

@@ -43,6 +43,8 @@ from collector.daemon.account_book import AccountBook, dead_tokens
 from collector.daemon.controls import Controls
 from collector.daemon.ig_tokens import InstagramRefresher
 from collector.daemon.leader import Leadership, leadership
+from collector.daemon.metrics import ProcessMetrics
+from collector.daemon.observed import Observed
 from collector.daemon.outputs import (
     QUEUE_LOOK_S,
     OutputHold,
@@ -53,7 +55,7 @@ from collector.daemon.outputs import (
 )
 from collector.daemon.reload import diff_configs, load_reloaded
 from collector.daemon.runtime_slot import RuntimeSlot
-from collector.daemon.stats import DaemonCounters, stats_fields
+from collector.daemon.stats import DaemonCounters
 from collector.daemon.tokens import check_tokens
 from collector.engine.jobs import QueueMode
 from collector.engine.run import LiveRun, RunWork, plan_specs, run_once
@@ -74,7 +76,7 @@ PRUNE_EVERY_S = 3_600.0  # how often the scheduler forgets old finished jobs...
 PRUNE_AFTER_S = 86_400.0  # ...once they are a day old
 
 
-class Daemon(Controls):
+class Daemon(Controls, Observed):
     """The scheduler around ``run_once``; :meth:`run` returns the process exit code.
 
     ``reload`` loads the config again (SIGHUP; ``None``: reloads are refused);
@@ -107,7 +109,9 @@ class Daemon(Controls):
         self._given_transport = transport
         self._policy = policy
         self._tune = tune_budgets
-        self._runtime = RuntimeSlot(self._make_runtime)
+        self.metrics = ProcessMetrics(lag_series_max=config.daemon.lag_series_max)
+        self.last_cycle_at: float | None = None
+        self._runtime = RuntimeSlot(self._make_runtime, self.metrics)
         self._outputs = OutputHold()  # this daemon is its outputs' one writer
         self._tick = tick_s
         self._on_run = on_run
@@ -158,6 +162,7 @@ class Daemon(Controls):
         async with asyncio.TaskGroup() as group:
             group.create_task(self._stats_loop(), name="daemon-stats")
             group.create_task(self._lead.run(self._stop), name="daemon-leader")
+            group.create_task(self._serve_endpoint(), name="daemon-endpoint")
 
     async def _loop(self) -> None:
         await self._load_state()
@@ -168,7 +173,7 @@ class Daemon(Controls):
         self._wakeup.clear()
         try:
             await self._next()
-            self._failures = 0
+            self._failures, self.last_cycle_at = 0, self._now()
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as error:  # a run or check that died: report, back off, go on
@@ -385,16 +390,3 @@ class Daemon(Controls):
             if self._stop.is_set():
                 return
             log.info("stats", **self.stats())
-
-    def stats(self) -> dict[str, object]:
-        """The fields of the ``stats`` event, now (see :mod:`collector.daemon.stats`)."""
-        paused = set(self.paused_accounts)
-        active = [a.id for a in self._config.accounts if a.id not in paused]
-        return stats_fields(
-            self._counters,
-            self._live,
-            lags_s=self._book.lags(active, self._now(), self._started),
-            paused=len(paused),
-            accounts=len(self._config.accounts),
-            usage_pct=self._runtime.usage_pct(),
-        )

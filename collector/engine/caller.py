@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import structlog
 
 from collector.clock import Clock
+from collector.engine.observe import NO_OBSERVER, CallObserver, Outcome, outcome_of
 from collector.errors import GraphError, Scope, Throttled
 from collector.graph.transport import GraphRequest, GraphResponse, Transport, checked_body
 from collector.logs import token_fingerprint
@@ -38,6 +39,7 @@ from collector.pacing.shared import SlotSource
 log = structlog.get_logger("collector.engine.caller")
 
 T = TypeVar("T")
+_NO_BODY = object()  # `call`: no answer's body yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ class Caller:
         self.policy = policy or RetryPolicy()
         self._clock = clock
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self.observer: CallObserver = NO_OBSERVER  # a watcher of every attempt (metrics)
 
     async def send(
         self,
@@ -138,19 +141,37 @@ class Caller:
         when none came.
         """
         budget = self.pacing.budget(target.app)
-        ticket = await budget.acquire()
+        ticket = await self._acquire(budget)
         try:
             async with self._slots:
                 if on_send is not None:
                     on_send()
-                response: GraphResponse = await self.transport.send(request)
+                response: GraphResponse = await self._timed(target.app, request)
         except BaseException:
             budget.release(ticket)
             raise
         lesson = self.pacing.headers.observe(target.app, target.account_id, response)
+        if lesson.app_usage is not None:
+            self.observer.usage_read(target.app, lesson.app_usage)
         if on_headers is not None:
             on_headers(lesson)
-        return settled_body(budget, ticket, lesson, response)
+        body = settled_body(budget, ticket, lesson, response)
+        self.observer.answered(target.app, "ok")
+        return body
+
+    async def _acquire(self, budget: AppBudget) -> Ticket:
+        """A ticket of ``budget``, the time it held the request told to the observer."""
+        began = self._clock.monotonic()
+        ticket = await budget.acquire()
+        self.observer.budget_waited(budget.name, self._clock.monotonic() - began)
+        return ticket
+
+    async def _timed(self, app: str, request: GraphRequest) -> GraphResponse:
+        began = self._clock.monotonic()
+        try:
+            return await self.transport.send(request)
+        finally:
+            self.observer.timed(app, self._clock.monotonic() - began)
 
     def react(
         self,
@@ -225,8 +246,10 @@ class Caller:
 
         while True:
             await self._wait_for_pauses(target)
+            body: Any = _NO_BODY
             try:
-                return accept(await self.send(target, request, on_send=sent, on_headers=learn))
+                body = await self.send(target, request, on_send=sent, on_headers=learn)
+                return accept(body)
             except GraphError as error:
                 decision = self.react(
                     error,
@@ -236,12 +259,17 @@ class Caller:
                     draw=rng.random(),
                     regain_s=regain,
                 )
+                if body is _NO_BODY:  # the answer's error, not `accept`'s (counted as ok)
+                    self._caller_observed(target.app, decision)
                 if decision.action is Action.FAIL:
                     log.debug("request_failed", path=request.loggable, error=error.reason)
                     raise
                 if decision.scope is not Scope.REQUEST:
                     throttle_waits += 1
                 await self._clock.sleep(decision.delay_s)
+
+    def _caller_observed(self, app: str, decision: Decision) -> None:
+        self.observer.answered(app, outcome_of(decision))
 
     async def _wait_for_pauses(self, target: Target) -> None:
         while (
@@ -262,17 +290,23 @@ class _PacedTransport:
         self._app = app
 
     async def send(self, request: GraphRequest) -> GraphResponse:
-        pacing = self._caller.pacing
-        budget = pacing.budget(self._app)
-        ticket = await budget.acquire()
+        caller = self._caller
+        budget = caller.pacing.budget(self._app)
+        ticket = await caller._acquire(budget)
         try:
-            response = await self._caller.transport.send(request)
+            response = await caller._timed(self._app, request)
         except BaseException:
             budget.release(ticket)
+            caller.observer.answered(self._app, "failed")
             raise
-        lesson = pacing.headers.observe(self._app, "", response)
+        lesson = caller.pacing.headers.observe(self._app, "", response)
+        if lesson.app_usage is not None:
+            caller.observer.usage_read(self._app, lesson.app_usage)
+        outcome: Outcome = "failed"
         with contextlib.suppress(GraphError):  # the caller reads the error from the answer
             settled_body(budget, ticket, lesson, response)
+            outcome = "ok"
+        caller.observer.answered(self._app, outcome)
         return response
 
 

@@ -24,6 +24,7 @@ import structlog
 from collector.clock import Clock
 from collector.engine.caller import Caller, Target
 from collector.engine.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
+from collector.engine.observe import outcome_of
 from collector.errors import GraphError, InvalidRequest, Scope, TokenInvalid
 from collector.graph.pacific import end_time_of
 from collector.graph.parse import fetched_now, points_from_body
@@ -203,6 +204,8 @@ class Pool:
         try:
             return await self._send(job, app, metrics)
         except InvalidRequest as error:
+            # split in halves (each goes again), or this one metric is given up
+            self._caller.observer.answered(app.name, "failed" if len(metrics) == 1 else "retried")
             if len(metrics) == 1:
                 self._reject(job.account, metrics[0], error)
                 return []
@@ -272,11 +275,15 @@ class Pool:
             regain_s=job.regain_s,
         )
         fields = {"error": error.reason, "detail": str(error), "attempt": job.attempts}
-        if (
+        past_deadline = (
             decision.action is Action.RETRY
             and self._deadline is not None
             and self._clock.monotonic() + decision.delay_s > self._deadline
-        ):
+        )
+        self._caller.observer.answered(
+            account.app, "failed" if past_deadline else outcome_of(decision)
+        )
+        if past_deadline:
             log.warning("request_failed", reason="deadline", **fields)
             return failed_outcome(job.request, f"deadline ({error.reason})", attempts=job.attempts)
         if decision.action is Action.RETRY:
