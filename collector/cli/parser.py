@@ -238,7 +238,12 @@ def _accounts_command(accounts: argparse.ArgumentParser, common: Parser) -> None
     discover.add_argument("--token", required=True, help="the user token: env:VAR or file:PATH")
     discover.add_argument("--app", help="the [[apps]] name the rows get (default: the only one)")
     discover.add_argument("--config", type=Path, help="the config (its API host and version)")
-    discover.add_argument("--registry", required=True, type=Path, help="the registry CSV")
+    discover.add_argument(
+        "--registry",
+        required=True,
+        type=Path,
+        help="the registry: a CSV, or a .toml whose [[accounts]] list them",
+    )
     discover.add_argument(
         "--secrets", required=True, type=Path,
         help="folder (0700) for the Page tokens, one 0600 file per account",

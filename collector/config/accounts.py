@@ -56,7 +56,9 @@ def load_accounts(
         token = resolver.resolve_into(entry.token, file.parent, file, f"{where}.token", found)
         if token is not None:
             held = resolver.file_of(entry.token, base_dir=file.parent)
-            accounts.append(AccountConfig(entry.id, entry.app, token, entry.label, held))
+            accounts.append(
+                AccountConfig(entry.id, entry.app, token, entry.label, held, entry.followers)
+            )
     if registry is not None and registry.path is not None:
         try:
             accounts.extend(_registry_accounts(file, registry.path, app_names, resolver, origin))
@@ -104,7 +106,7 @@ def _registry_accounts(
         if token is None:
             raise ConfigError.of(found)
         held = resolver.file_of(row.token, base_dir=path.parent)
-        yield AccountConfig(row.id, row.app, token, row.label, held)
+        yield AccountConfig(row.id, row.app, token, row.label, held, row.followers)
 
 
 def _unknown_app(app: str, app_names: Sequence[str]) -> tuple[str, str]:

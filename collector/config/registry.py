@@ -9,7 +9,8 @@ the CSV or across both; unknown apps), resolving every token. CSV format (UTF-8,
     17841400000000002,agency-a,file:tokens/acme2.txt,
 
 - The header names exactly the columns ``id``, ``app``, ``token``, ``label``, in
-  any order; a missing or extra column is an error naming it.
+  any order, and optionally ``followers`` (what discovery saw; a number or empty);
+  a missing or extra column is an error naming it.
 - ``id`` is the IG user id (digits only); ``app`` names an ``[[apps]]`` entry;
   ``token`` is a secret reference (see :mod:`collector.config.secrets`); ``label`` may
   be empty. Surrounding spaces are dropped; blank lines are skipped.
@@ -30,6 +31,7 @@ from pathlib import Path
 from collector.config.checks import ConfigError, closest
 
 COLUMNS: tuple[str, ...] = ("id", "app", "token", "label")
+OPTIONAL: tuple[str, ...] = ("followers",)  # written by `accounts discover`
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class AccountConfig:
     token: str = field(repr=False)
     label: str = ""
     token_file: Path | None = None  # where a ``file:`` token lives (a refresh rewrites it)
+    followers: int | None = None  # as discovery last saw it (None: not recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class RegistryRow:
     app: str
     token: str = field(repr=False)
     label: str
+    followers: int | None = None
 
     @property
     def where(self) -> str:
@@ -153,16 +157,17 @@ def _rows(path: Path, lines: list[str]) -> Iterator[RegistryRow]:
         yield _parse_row(path, row, line, fields, order)
 
 
-def _column_order(path: Path, header: list[str]) -> tuple[int, int, int, int]:
-    """Positions of id, app, token, label in the header; raises for any other header."""
-    extra = [name for name in header if name not in COLUMNS]
+def _column_order(path: Path, header: list[str]) -> dict[str, int]:
+    """Position of each column in the header; raises for any other header."""
+    known = COLUMNS + OPTIONAL
+    extra = [name for name in header if name not in known]
     if extra:
-        hints = [f'"{n}" -> "{g}"' for n in extra if (g := closest(n, COLUMNS)) is not None]
+        hints = [f'"{n}" -> "{g}"' for n in extra if (g := closest(n, known)) is not None]
         fix = f"rename {', '.join(hints)}" if hints else f"remove {', '.join(extra)}"
         raise ConfigError(
             path,
             "header (line 1)",
-            f"unknown column(s) {', '.join(extra)} (allowed: {', '.join(COLUMNS)})",
+            f"unknown column(s) {', '.join(extra)} (allowed: {', '.join(known)})",
             fix,
         )
     repeated = sorted({name for name in header if header.count(name) > 1})
@@ -178,22 +183,23 @@ def _column_order(path: Path, header: list[str]) -> tuple[int, int, int, int]:
             f"missing column(s) {', '.join(missing)}",
             f"the header must be {','.join(COLUMNS)}",
         )
-    return (header.index("id"), header.index("app"), header.index("token"), header.index("label"))
+    return {name: header.index(name) for name in header}
 
 
 def _parse_row(
-    path: Path, row: int, line: int, fields: list[str], order: tuple[int, int, int, int]
+    path: Path, row: int, line: int, fields: list[str], order: dict[str, int]
 ) -> RegistryRow:
     where = f"registry row {row} (line {line})"
-    if len(fields) != len(COLUMNS):
-        problem = "missing column(s)" if len(fields) < len(COLUMNS) else "too many fields"
+    if len(fields) != len(order):
+        problem = "missing column(s)" if len(fields) < len(order) else "too many fields"
         raise ConfigError(
             path,
             where,
-            f"{problem}: {len(fields)} field(s) where the header has {len(COLUMNS)}",
-            "give each row id,app,token,label (quote a label that holds a comma)",
+            f"{problem}: {len(fields)} field(s) where the header has {len(order)}",
+            f"give each row {','.join(order)} (quote a label that holds a comma)",
         )
-    account_id, app, token, label = (fields[i].strip() for i in order)
+    account_id, app, token, label = (fields[order[name]].strip() for name in COLUMNS)
+    followers_text = fields[order["followers"]].strip() if "followers" in order else ""
     if not account_id:
         raise ConfigError(path, where, "empty id", "give the IG user id (digits)")
     if not account_id.isdecimal() or not account_id.isascii():
@@ -204,4 +210,9 @@ def _parse_row(
         raise ConfigError(path, where, "empty app", "name one of the config's [[apps]]")
     if not token:
         raise ConfigError(path, where, "empty token", "write env:NAME, file:PATH or the token")
-    return RegistryRow(row, line, account_id, app, token, label)
+    if followers_text and not (followers_text.isdecimal() and followers_text.isascii()):
+        raise ConfigError(
+            path, where, "followers is not a number", "write digits, or leave it empty"
+        )
+    followers = int(followers_text) if followers_text else None
+    return RegistryRow(row, line, account_id, app, token, label, followers)

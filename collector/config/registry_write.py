@@ -1,21 +1,28 @@
-"""Writing the registry CSV: merge discovered accounts into it, show the change first.
+"""Writing the registry: merge discovered accounts into it, show the change first.
 
-The counterpart of :mod:`collector.config.registry` (which reads it strictly): rows are
-written in the same four columns, quoted only when a label needs it, so that
-``read_registry`` reads back exactly what was written. Existing rows are kept as they
-are, in their order; a discovered account whose id is already listed changes nothing
-(the operator may have relabelled it or given it another token). Tokens never pass
-through here: a row holds a secret *reference* (``file:``/``env:``), never a value.
+The counterpart of :mod:`collector.config.registry` (which reads it strictly). A CSV
+registry gets rows in its header's columns (a new file: ``id,app,token,label,followers``;
+an older file without ``followers`` keeps its four), quoted only when a label needs it,
+so that ``read_registry`` reads back exactly what was written. A ``.toml`` registry
+(a config whose ``[[accounts]]`` list the accounts) gets ``[[accounts]]`` tables
+appended. Existing rows are kept as they are, in their order; a discovered account
+whose id is already listed changes nothing (the operator may have relabelled it or
+given it another token). Tokens never pass through here: a row holds a secret
+*reference* (``file:``/``env:``), never a value.
 """
 
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.config.registry import COLUMNS, read_registry
+import orjson
+
+from collector.config.checks import ConfigError
+from collector.config.registry import COLUMNS, OPTIONAL, read_registry, split_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +42,24 @@ def _cell(text: str) -> str:
     return text
 
 
-def row_text(account_id: str, app: str, token_ref: str, label: str) -> str:
-    """One CSV line (no newline) in the header's order."""
-    return ",".join(_cell(v) for v in (account_id, app, token_ref, label))
+def row_text(account: Discovered, columns: Sequence[str]) -> str:
+    """One CSV line (no newline) of ``account`` in the header's ``columns``."""
+    values = {
+        "id": account.id, "app": account.app, "token": account.token_ref, "label": account.label,
+        "followers": "" if account.followers is None else str(account.followers),
+    }  # fmt: skip
+    return ",".join(_cell(values[name]) for name in columns)
+
+
+def _toml_text(account: Discovered) -> str:
+    """One ``[[accounts]]`` table for ``account`` (strings as TOML basic strings)."""
+    lines = ["", "[[accounts]]"]
+    for key, value in (("id", account.id), ("app", account.app), ("token", account.token_ref),
+                       ("label", account.label)):  # fmt: skip
+        lines.append(f"{key} = {orjson.dumps(value).decode()}")  # JSON strings are TOML ones
+    if account.followers is not None:
+        lines.append(f"followers = {account.followers}")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +87,19 @@ def merge_registry(path: Path, found: Sequence[Discovered]) -> Merge:
     A missing file starts from the header. Raises the reader's ``ConfigError`` for
     an existing file that is not a valid registry (nothing is written then).
     """
+    toml = path.suffix == ".toml"
+    columns: Sequence[str] = (*COLUMNS, *OPTIONAL)
     if path.exists():
         before = path.read_text(encoding="utf-8-sig")
-        listed = {row.id for row in read_registry(path)}
+        if toml:
+            listed = {str(a.get("id")) for a in _toml_accounts(path, before)}
+        else:
+            listed = {row.id for row in read_registry(path)}
+            columns = [name.strip() for name in split_line(before.splitlines()[0])]
     else:
         before, listed = "", set()
-    text = before if before else ",".join(COLUMNS) + "\n"
-    if not text.endswith("\n"):
+    text = before if before or toml else ",".join(columns) + "\n"
+    if text and not text.endswith("\n"):
         text += "\n"
     added: list[Discovered] = []
     for account in found:
@@ -79,5 +107,17 @@ def merge_registry(path: Path, found: Sequence[Discovered]) -> Merge:
             continue
         listed.add(account.id)
         added.append(account)
-        text += row_text(account.id, account.app, account.token_ref, account.label) + "\n"
+        text += _toml_text(account) if toml else row_text(account, columns) + "\n"
     return Merge(before, text if added else before, tuple(added))
+
+
+def _toml_accounts(path: Path, text: str) -> list[dict[str, object]]:
+    """The ``[[accounts]]`` tables of a TOML registry (a config file)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(
+            path, "registry", f"is not valid TOML ({error})", "fix the file"
+        ) from None
+    accounts = data.get("accounts", [])
+    return [a for a in accounts if isinstance(a, dict)] if isinstance(accounts, list) else []

@@ -119,12 +119,13 @@ class AppTable(Strict):
 
 
 class AccountTable(Strict):
-    """One ``[[accounts]]`` entry (the registry CSV's four columns)."""
+    """One ``[[accounts]]`` entry (the registry CSV's columns)."""
 
     id: GraphId
     app: Text
     token: Text  # a secret reference, resolved by the loader
     label: str = ""
+    followers: Annotated[int, Field(ge=0)] | None = None  # as `accounts discover` saw it
 
 
 class RegistryTable(Strict):

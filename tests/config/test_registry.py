@@ -87,7 +87,10 @@ def test_quoted_label_with_comma(tmp_path: Path) -> None:
 def test_extra_column_is_named(tmp_path: Path) -> None:
     """A header with an extra column names it and lists the allowed ones."""
     message = csv_error(tmp_path, "id,app,token,label,notes\n11,agency-a,env:T,A,x\n")
-    assert "header (line 1): unknown column(s) notes (allowed: id, app, token, label)" in message
+    assert (
+        "header (line 1): unknown column(s) notes (allowed: id, app, token, label, followers)"
+        in message
+    )
 
 
 def test_misspelt_column_gets_a_rename_hint(tmp_path: Path) -> None:
