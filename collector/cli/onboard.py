@@ -26,7 +26,7 @@ from collector.config.schema import read_sections
 from collector.config.secret_files import secret_dir, write_secret
 from collector.config.secrets import SecretError, SecretKind, SecretResolver, parse_reference
 from collector.config.settings import DEFAULT_BASE_URL, AppConfig
-from collector.daemon.tokens import Health, check_tokens
+from collector.daemon.tokens import Health, TokenVerdict, check_tokens
 from collector.errors import EXIT_OK, EXIT_PARTIAL, UsageError
 from collector.graph.transport import GraphRequest, HttpTransport, checked_body
 from collector.logs import REDACTOR
@@ -207,7 +207,7 @@ async def _send_once(wire: HttpTransport, request: GraphRequest) -> dict[str, An
 def check_command(args: argparse.Namespace) -> int:
     """``tokens check``: each token's expiry and scopes by debug_token; 1 when one needs care."""
     config = load(args)
-    verdicts = asyncio.run(_check(config, args.warn_days))
+    verdicts = asyncio.run(check_config_tokens(config, args.warn_days))
     bad = 0
     print(f"{'token':<16} {'app':<14} {'accounts':>8}  {'health':<9} {'expires':<12} "
           f"{'data access':<12} scopes")  # fmt: skip
@@ -221,7 +221,8 @@ def check_command(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if bad else EXIT_OK
 
 
-async def _check(config: Config, warn_days: float) -> list[Any]:
+async def check_config_tokens(config: Config, warn_days: float) -> list[TokenVerdict]:
+    """Every token of ``config`` checked by ``debug_token`` now, as the daemon checks them."""
     wire = _wire(config, None)
     async with wire:
         return await check_tokens(

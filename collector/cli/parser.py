@@ -111,6 +111,12 @@ def build_parser() -> Parser:
     status.add_argument("--sqlite", type=Path, help="the SQLite store (opened read-only)")
     status.add_argument("--config", type=Path, help="the config's store and apps")
     status.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    status.add_argument(
+        "--tokens", action="store_true",
+        help="also check --config's tokens by debug_token (as `tokens check`) and list those "
+        "dead or expiring within --warn-days",
+    )  # fmt: skip
+    status.add_argument("--warn-days", type=float, default=7.0, help="with --tokens (default 7)")
 
     daemon = command(
         "daemon", "keep every account fresh on a schedule until SIGTERM (SIGHUP reloads)"

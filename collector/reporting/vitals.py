@@ -8,6 +8,7 @@ share it), the queue depth and the five most-lagging accounts, from
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Collection
 from typing import Any, cast
@@ -70,3 +71,24 @@ def figures_text(figures: dict[str, Any], width: int = 100) -> str:
         if table.row_count:
             console.print(table)
     return out.getvalue().rstrip()
+
+
+def tokens_text(rows: list[dict[str, Any]], warn_days: float, width: int = 100) -> str:
+    """The tokens ``status --tokens`` found dead or expiring, as a table (by fingerprint)."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=False)
+    table = Table(title=f"Tokens dead or expiring within {warn_days:g} days")
+    for column in ("token", "app", "accounts", "health", "expires"):
+        table.add_column(column)
+    for row in rows:
+        at = row["expires_at"]
+        expires = "?" if at is None else "never" if at == 0 else _date(at)
+        table.add_row(row["token"], row["app"], str(row["accounts"]), row["health"], expires)
+    if not rows:
+        return f"No token dead or expiring within {warn_days:g} days."
+    console.print(table)
+    return out.getvalue().rstrip()
+
+
+def _date(unix: float) -> str:
+    return dt.datetime.fromtimestamp(unix, dt.UTC).strftime("%Y-%m-%d")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from collector.cli.main import main
 from collector.emulator.clock import FixedClock
 from collector.emulator.scenario import Account, App, Scenario, TokenInfo
 from collector.emulator.testing import emulator_in_thread
+from collector.logs import token_fingerprint
 
 SHORT = "EAAshortlived1"
 
@@ -70,3 +72,22 @@ def test_check_exits_1_for_a_token_expiring_within_warn_days(
         loose = main(["tokens", "check", "--config", str(path), "--warn-days", "1"])
     stdout, _ = capfd.readouterr()
     assert (tight, loose, "expiring" in stdout, SHORT in stdout) == (1, 0, True, False)
+
+
+def test_status_with_tokens_lists_the_one_expiring_by_fingerprint(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """status --tokens --json lists the token that expires within --warn-days by its
+    fingerprint, with its expiry, and never the token itself."""
+    soon = time.time() + 3 * 86_400
+    with emulator_in_thread(scenario(soon)) as emu:
+        path = config(tmp_path / "c.toml", emu.base_url)
+        path.write_text(path.read_text() + f'\n[output]\nsqlite = "{tmp_path / "s.sqlite"}"\n')
+        assert main(["db", "upgrade", "--sqlite", str(tmp_path / "s.sqlite")]) == 0
+        code = main(["status", "--config", str(path), "--tokens", "--json"])
+    stdout, _ = capfd.readouterr()
+    [care] = json.loads(stdout.splitlines()[-1])["tokens_needing_care"]
+    assert (code, care["health"], care["app"], round(care["expires_at"])) == (
+        0, "expiring", "app-a", round(soon),
+    )  # fmt: skip
+    assert care["token"] == token_fingerprint(SHORT) and SHORT not in stdout
