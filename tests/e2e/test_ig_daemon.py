@@ -10,12 +10,11 @@ import structlog
 from collector.config.load import load_config
 from collector.daemon.service import Daemon
 from collector.emulator.clock import FixedClock
-from collector.emulator.server import INSTAGRAM_PREFIX
 from collector.emulator.testing import running_emulator
 from collector.graph.pacific import pacific_date
 from tests.e2e.helpers import NOW, expected_points, sqlite_points
 from tests.e2e.test_daemon import EmulatorWall, _next_run, _running, _runs
-from tests.e2e.test_onboarding import IG_OLD, _only_ig_app, config_text, instagram_scenario
+from tests.e2e.test_onboarding import IG_OLD, instagram_config_text, instagram_scenario
 
 DAY = dt.timedelta(days=1)
 
@@ -31,15 +30,7 @@ async def test_a_running_daemon_refreshes_an_instagram_token_and_keeps_pulling(
     token_file = tmp_path / "ig.token"
     token_file.write_text(IG_OLD + "\n")
     async with running_emulator(scenario, clock=emulator_clock) as emu:
-        ig_app = (
-            '[[apps]]\nname = "ig-app"\napp_id = "3002"\napp_secret = "ig-secret"\n'
-            f'calls_per_hour = 100000\nlogin = "instagram"\n'
-            f'base_url = "{emu.base_url}{INSTAGRAM_PREFIX}"\n'
-        )
-        account = (
-            '[[accounts]]\nid = "17841400000000401"\napp = "ig-app"\ntoken = "file:ig.token"\n'
-        )
-        text = _only_ig_app(config_text(emu.base_url, tmp_path, accounts=ig_app + "\n" + account))
+        text = instagram_config_text(emu.base_url, tmp_path)
         path = tmp_path / "c.toml"
         path.write_text(
             text + '\n[daemon]\nrefresh_interval = "1h"\nbackfill = "3d"\nmetrics_address = ""\n'

@@ -129,17 +129,9 @@ async def test_refreshed_instagram_token_goes_on_pulling(tmp_path: Path) -> None
     token_file = tmp_path / "ig.token"
     token_file.write_text(IG_OLD + "\n")
     async with running_emulator(scenario, clock=clock) as emu:
-        ig_app = (
-            '[[apps]]\nname = "ig-app"\napp_id = "3002"\napp_secret = "ig-secret"\n'
-            f'calls_per_hour = 100000\nlogin = "instagram"\n'
-            f'base_url = "{emu.base_url}{INSTAGRAM_PREFIX}"\n'
-        )
-        account = (
-            '[[accounts]]\nid = "17841400000000401"\napp = "ig-app"\ntoken = "file:ig.token"\n'
-        )
-        text = config_text(emu.base_url, tmp_path, accounts=ig_app + "\n" + account)
+        text = instagram_config_text(emu.base_url, tmp_path)
         config_path = tmp_path / "c.toml"
-        config_path.write_text(_only_ig_app(text))
+        config_path.write_text(text)
         config = load_config(config_path)
         with structlog.testing.capture_logs() as logs:
             async with Runtime.for_config(config, FixedWallClock(NOW)) as runtime:
@@ -160,6 +152,17 @@ async def test_refreshed_instagram_token_goes_on_pulling(tmp_path: Path) -> None
     everything = repr(logs).encode() + (tmp_path / "i.sqlite").read_bytes()
     everything += (tmp_path / "i.ndjson").read_bytes()
     assert [t for t in (IG_OLD, new_token) if t.encode() in everything] == []
+
+
+def instagram_config_text(base_url: str, out: Path) -> str:
+    """A config of the Instagram Login app alone, its account's token in ``out/ig.token``."""
+    ig_app = (
+        '[[apps]]\nname = "ig-app"\napp_id = "3002"\napp_secret = "ig-secret"\n'
+        f'calls_per_hour = 100000\nlogin = "instagram"\n'
+        f'base_url = "{base_url}{INSTAGRAM_PREFIX}"\n'
+    )
+    account = '[[accounts]]\nid = "17841400000000401"\napp = "ig-app"\ntoken = "file:ig.token"\n'
+    return _only_ig_app(config_text(base_url, out, accounts=ig_app + "\n" + account))
 
 
 def _only_ig_app(text: str) -> str:
