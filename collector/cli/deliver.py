@@ -22,7 +22,7 @@ from collector.errors import EXIT_OK, UsageError
 from collector.graph.pacific import pacific_date
 from collector.logs import json_lines
 from collector.reporting.summary import BarProgress, stderr_is_terminal
-from collector.storage.inspect import open_point_reader
+from collector.storage.opening import StoreAddress, opened_point_reader
 
 __all__ = ["export_command", "report_command"]
 
@@ -55,7 +55,7 @@ def export_command(args: argparse.Namespace) -> int:
     terminal = not args.no_progress and stderr_is_terminal() and not json_lines()
 
     async def go() -> tuple[int, int]:
-        async with open_point_reader(_store(args, config)) as reader:
+        async with opened_point_reader(_address(args, config)) as reader:
             result = await export(reader, request, progress=bar if terminal else None)
         return result.points, result.rows
 
@@ -78,7 +78,7 @@ def report_command(args: argparse.Namespace) -> int:
     generated = SystemClock().now().astimezone(dt.UTC)
 
     async def go() -> list[Path]:
-        async with open_point_reader(_store(args, config)) as reader:
+        async with opened_point_reader(_address(args, config)) as reader:
             if args.all:
                 ids = sorted(set(await reader.accounts()) | labels.keys())
                 accounts = [(i, labels.get(i, "")) for i in ids]
@@ -128,6 +128,15 @@ def _follow(args: argparse.Namespace, config: Config | None) -> int:
     points = asyncio.run(go())
     print(f"{args.out}: {points:,} points appended")
     return EXIT_OK
+
+
+def _address(args: argparse.Namespace, config: Config | None) -> StoreAddress:
+    """The store to read: ``--sqlite``, else the config's (its SQLite file or PostgreSQL)."""
+    if args.sqlite is None and config is not None and config.store.url is not None:
+        from collector.engine.jobs import store_address
+
+        return store_address(config)
+    return StoreAddress(_store(args, config))
 
 
 def _store(args: argparse.Namespace, config: Config | None) -> Path:

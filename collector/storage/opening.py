@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Protocol
 
 from collector.clock import Clock
+from collector.storage.inspect import open_point_reader
 from collector.storage.protocol import InsightStore
 from collector.storage.queue import WorkQueue
+from collector.storage.reader import PointReader
 from collector.storage.sqlite import Store
 
-__all__ = ["SharedStore", "StoreAddress", "open_store", "opened_store"]
+__all__ = ["SharedStore", "StoreAddress", "open_store", "opened_point_reader", "opened_store"]
 
 
 class SharedStore(InsightStore, WorkQueue, Protocol):
@@ -62,3 +64,23 @@ async def opened_store(
         yield store
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def opened_point_reader(address: StoreAddress) -> AsyncIterator[PointReader]:
+    """A :class:`PointReader` on the store at ``address``: the SQLite file read-only, or a
+    connection of its own to PostgreSQL; closed on the way out."""
+    if address.url is None:
+        async with open_point_reader(address.sqlite) as reader:
+            yield reader
+        return
+    from collector.storage.postgres_connect import connect, connect_kwargs, driver, location_of
+    from collector.storage.postgres_reader import PostgresPointReader
+
+    _psycopg, dict_row, _pool = driver()
+    location = location_of(address.url, address.schema)
+    conn = await connect(address.url, location, connect_kwargs(address.schema, dict_row))
+    try:
+        yield PostgresPointReader(conn)
+    finally:
+        await conn.close()

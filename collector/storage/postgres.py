@@ -236,12 +236,12 @@ class PostgresStore(PostgresQueue):
         else:
             sql = f"{_POINT_SELECT} FROM insights WHERE account_id = %s ORDER BY id"
             rows = await self._fetch(sql, (account_id,))
-        return [_point(r) for r in rows]
+        return [point_of(r) for r in rows]
 
     async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
         """Up to ``limit`` committed points whose sequence is past ``seq``, in sequence order."""
         sql = f"{_POINT_SELECT}, seq FROM insights WHERE seq > %s ORDER BY seq LIMIT %s"
-        return [(int(r["seq"]), _point(r)) for r in await self._fetch(sql, (seq, limit))]
+        return [(int(r["seq"]), point_of(r)) for r in await self._fetch(sql, (seq, limit))]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
@@ -276,7 +276,8 @@ def _number(value: Decimal) -> int | float:
     return int(integral) if value == integral else float(value)
 
 
-def _point(row: DictRow) -> Point:
+def point_of(row: DictRow) -> Point:
+    """A stored point from an ``insights`` row read by column name."""
     return Point(
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]),

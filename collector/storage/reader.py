@@ -2,7 +2,8 @@
 
 :class:`PointReader` is what ``ig-collector export`` and ``ig-collector report``
 ask of a store; :mod:`collector.storage.sqlite_reader` implements it on the
-SQLite file, and a PostgreSQL store implements it on the same tables. The SQL
+SQLite file and :mod:`collector.storage.postgres_reader` on PostgreSQL, the same
+tables (:func:`collector.storage.opening.opened_point_reader` picks one). The SQL
 both need is built here (:func:`point_filter`, :data:`SELECT_POINTS`, ...) in
 plain standard SQL with a placeholder of the driver's choice, so a second
 implementation differs only in how it connects and converts values.
