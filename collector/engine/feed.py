@@ -13,7 +13,8 @@ A :class:`ClaimFeed` stands between the shared queue
 - its :attr:`fence` (owner and lease tokens) goes to the sink writer, which
   drops an outcome whose claim another worker took meanwhile;
 - it closes when ``stop`` is set, or, for a bounded run, when ``finished()``
-  says the run's job has nothing left; unsent claims are then released.
+  says the run's job has nothing left. What it claimed and never answered is
+  given back by the run once its writer has closed (``WorkQueue.release_all``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import asyncio
 import os
 import socket
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -94,12 +95,10 @@ class ClaimFeed:
         # account id -> its run still taking requests, and that run's unsent requests
         self._open_runs: dict[str, tuple[AccountRun, deque[PlannedRequest]]] = {}
         self._outstanding: dict[str, int] = defaultdict(int)  # per app: claimed, not answered
-        self._unsent: set[str] = set()  # claimed keys not yet handed to a worker
         self._changed = asyncio.Event()
         self._open = True
         self._wake: Callable[[], None] = lambda: None
         self._idle_hook: Callable[[], None] = lambda: None
-        self.claimed = 0
         self.unknown: set[str] = set()
         self._me = WorkerInfo(
             owner, socket.gethostname(), os.getpid(), role, rfc3339(clock.now()), ""
@@ -154,7 +153,7 @@ class ClaimFeed:
     # -- the feeding loop ------------------------------------------------------------
 
     async def run(self) -> None:
-        """Claim, renew and poll until stopped or finished; then release what was not sent."""
+        """Claim, renew and poll until stopped or finished (the run gives back what is left)."""
         settings = self._settings
         renew_every = settings.lease_s / 3
         next_renewal = self._clock.monotonic() + renew_every
@@ -177,7 +176,6 @@ class ClaimFeed:
         finally:
             self._open = False
             self._wake()
-            await self._release_unsent()
             await self._queue.forget_worker(self._me.id)
 
     async def _claim_round(self) -> int:
@@ -195,7 +193,6 @@ class ClaimFeed:
                 self._add(claim)
             got += len(claims)
         if got:
-            self.claimed += got
             self._wake()
         return got
 
@@ -210,7 +207,6 @@ class ClaimFeed:
             return
         self._tokens[claim.key] = claim.token
         self._outstanding[claim.app] += 1
-        self._unsent.add(claim.key)
         current = self._open_runs.get(account.id)
         if current is None or current[0].exhausted:
             run = AccountRun(account.id, account.app, account.token, account.label)
@@ -223,9 +219,7 @@ class ClaimFeed:
     def _drain(self, pending: deque[PlannedRequest]) -> Iterator[PlannedRequest]:
         """An account's requests as they are claimed; ends when none is left (or stopped)."""
         while pending and not self._stop.is_set():
-            request = pending.popleft()
-            self._unsent.discard(request.key)
-            yield request
+            yield pending.popleft()
 
     async def _recover_dead_claims(self) -> None:
         """Free at once the claims of this host's processes that are gone (a SIGKILLed run).
@@ -248,12 +242,6 @@ class ClaimFeed:
         if keys:
             renewed = await self._queue.renew(self.fence.owner, keys, self._settings.lease_s)
             log.debug("leases_renewed", claims=len(keys), renewed=renewed)
-
-    async def _release_unsent(self) -> None:
-        keys: Collection[str] = list(self._unsent)
-        if keys:
-            released = await self._queue.release(self.fence.owner, keys)
-            log.info("claims_released", released=released)
 
 
 def _alive(pid: int) -> bool:

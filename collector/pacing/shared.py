@@ -76,7 +76,6 @@ class SharedSchedule:
         self._slots: deque[float] = deque()
         self._seen_reading = 0.0
         self._looked_at = -math.inf
-        self.leases = 0
 
     async def next_slot(self) -> float:
         """The monotonic time of the next slot this process may send in."""
@@ -87,7 +86,6 @@ class SharedSchedule:
             first = await self._source.take_slots(self._app, self._lease, self._interval)
             offset = self._clock.monotonic() - self._clock.now().timestamp()
             self._slots.extend(first + offset + i * self._interval for i in range(self._lease))
-            self.leases += 1
         return self._slots[0]
 
     def spend(self) -> None:

@@ -8,14 +8,12 @@ transaction of its own; times are the injected clock's Unix seconds.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from collector.model.records import rfc3339
-from collector.storage.queue import WorkerInfo
+from collector.storage.queue import WorkerInfo, worker_info
 
 if TYPE_CHECKING:
     from psycopg.rows import DictRow
@@ -82,17 +80,7 @@ class PostgresCoordination:
             " WHERE seen_at >= %s ORDER BY id",
             (self._now() - within_s,),
         )
-        return [
-            WorkerInfo(
-                id=r["id"],
-                host=r["host"],
-                pid=int(r["pid"]),
-                role=r["role"],
-                started_at=r["started_at"],
-                seen_at=rfc3339(dt.datetime.fromtimestamp(r["seen_at"], dt.UTC)),
-            )
-            for r in rows
-        ]
+        return [worker_info(r) for r in rows]
 
     async def lead(self, name: str, owner: str, lease_s: float) -> bool:
         """Take or keep the named leadership lease; ``True`` while ``owner`` holds it."""

@@ -25,11 +25,14 @@ requests a job asked for is ``job_requests`` (job id, ledger key).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
 import orjson
+
+from collector.model.records import rfc3339
 
 __all__ = [
     "ON_DEMAND_PRIORITY",
@@ -44,6 +47,7 @@ __all__ = [
     "WorkQueue",
     "WorkerInfo",
     "job_info",
+    "worker_info",
 ]
 
 # Lower goes first: an on-demand pull before a foreground run before the daemon's routine.
@@ -178,6 +182,15 @@ def job_info(job: RowLike, counts: Mapping[str, int], leased: int) -> JobInfo:
         description=orjson.loads(raw) if isinstance(raw, str | bytes) else {},
         total=sum(counts.values()), pending=counts["pending"], done=counts["done"],
         no_data=counts["no_data"], failed=counts["failed"],
+    )  # fmt: skip
+
+
+def worker_info(row: RowLike) -> WorkerInfo:
+    """A :class:`WorkerInfo` from a ``workers`` row (``seen_at`` in Unix seconds)."""
+    seen = dt.datetime.fromtimestamp(float(row["seen_at"]), dt.UTC)
+    return WorkerInfo(
+        id=str(row["id"]), host=str(row["host"]), pid=int(row["pid"]), role=str(row["role"]),
+        started_at=str(row["started_at"]), seen_at=rfc3339(seen),
     )  # fmt: skip
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from itertools import islice
@@ -31,9 +30,9 @@ from collector.storage.queue import (
     JobInfo,
     JobSpec,
     QueuedRequest,
-    RowLike,
     WorkerInfo,
     job_info,
+    worker_info,
 )
 
 __all__ = ["SqliteQueue"]
@@ -348,17 +347,3 @@ def _claim(row: sqlite3.Row) -> Claim:
 
 def _int_or_none(value: object) -> int | None:
     return None if value is None else int(str(value))
-
-
-def worker_info(row: RowLike) -> WorkerInfo:
-    """A :class:`WorkerInfo` from a ``workers`` row."""
-    return WorkerInfo(
-        id=str(row["id"]), host=str(row["host"]), pid=int(str(row["pid"])),
-        role=str(row["role"]), started_at=str(row["started_at"]),
-        seen_at=rfc3339_of(float(str(row["seen_at"]))),
-    )  # fmt: skip
-
-
-def rfc3339_of(unix: float) -> str:
-    """Unix seconds as RFC 3339 UTC."""
-    return rfc3339(dt.datetime.fromtimestamp(unix, dt.UTC))
