@@ -268,7 +268,7 @@ def failed_outcome(request: PlannedRequest, reason: str, *, attempts: int) -> Ou
         since=window.since if window else None,
         until=window.until if window else None,
         state="failed",
-        points=(),
+        rows=(),
         attempts=attempts,
         reason=reason,
     )

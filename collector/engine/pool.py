@@ -26,12 +26,12 @@ from collector.engine.caller import Caller, Target
 from collector.engine.dispatch import AccountRun, AccountSource, Job, Lane, failed_outcome
 from collector.engine.observe import outcome_of
 from collector.errors import GraphError, InvalidRequest, Scope, TokenInvalid
-from collector.graph.pacific import end_time_of
-from collector.graph.parse import fetched_now, points_from_body
+from collector.graph.pacific import pacific_midnight, planned_end_times
+from collector.graph.parse import fetched_now, rows_from_body
 from collector.graph.transport import GraphRequest
 from collector.logs import token_fingerprint
 from collector.model.outcome import Outcome, OutcomeState
-from collector.model.records import Point
+from collector.model.rows import NO_END_TIME, PointRow
 from collector.pacing.budgets import HeaderLesson
 from collector.pacing.retry import Action
 from collector.planning.planner import PlannedRequest
@@ -188,12 +188,14 @@ class Pool:
             since=request.window.since if request.window else None,
             until=request.window.until if request.window else None,
             state=state,
-            points=tuple(points),
+            rows=tuple(points),
             attempts=job.attempts,
             reason=f"metric_rejected: {','.join(refused)}" if refused else None,
         )
 
-    async def _collect(self, job: Job, app: AppSettings, metrics: tuple[str, ...]) -> list[Point]:
+    async def _collect(
+        self, job: Job, app: AppSettings, metrics: tuple[str, ...]
+    ) -> list[PointRow]:
         """The points of ``metrics``, isolating any metric the API rejects.
 
         Meta: one bad metric fails the whole request (code 100). A rejected
@@ -213,7 +215,7 @@ class Pool:
             first = await self._collect(job, app, metrics[:half])
             return first + await self._collect(job, app, metrics[half:])
 
-    async def _send(self, job: Job, app: AppSettings, metrics: tuple[str, ...]) -> list[Point]:
+    async def _send(self, job: Job, app: AppSettings, metrics: tuple[str, ...]) -> list[PointRow]:
         """One call for ``metrics`` of ``job``'s request, through the caller."""
 
         def sent() -> None:
@@ -327,20 +329,20 @@ def _points(
     body: object,
     version: str,
     fetched_at: str,
-) -> list[Point]:
+) -> list[PointRow]:
     window = request.window
-    end_times: set[str] | None = None
-    total_end: str | None = None
+    end_times: frozenset[int] | None = None
+    total_end = NO_END_TIME
     if window is not None:
-        end_times = {end_time_of(day) for day in window.dates()}
+        end_times = planned_end_times(window.first, window.last)
         if window.first == window.last:
-            total_end = end_time_of(window.first)
-    return points_from_body(
+            total_end = pacific_midnight(window.first)
+    return rows_from_body(
         body,
         account_id=request.account_id,
         metrics=set(metrics),
         api_version=version,
         fetched_at=fetched_at,
         end_times=end_times,
-        total_end_time=total_end,
+        total_end_ts=total_end,
     )

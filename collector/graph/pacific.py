@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -62,6 +62,13 @@ def end_time_of(d: dt.date) -> str:
     """
     moment = dt.datetime.fromtimestamp(pacific_midnight(d), tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=4_096)  # a run asks for the same few hundred windows once per request
+def planned_end_times(first: dt.date, last: dt.date) -> frozenset[int]:
+    """The end_times (Unix seconds) of the dates ``first`` to ``last``, both included."""
+    days = (last - first).days + 1
+    return frozenset(pacific_midnight(first + dt.timedelta(days=i)) for i in range(days))
 
 
 def pacific_date(moment: dt.datetime) -> dt.date:

@@ -1,4 +1,4 @@
-"""From an insights answer to points in the record schema (collector/records.py).
+"""From an insights answer to points: rows (collector/model/rows.py) in the record schema.
 
 The parser is strict about shape (a body the API would never send is a
 :class:`~collector.errors.BadResponse`, worth a retry) and defensive about
@@ -17,11 +17,18 @@ total in a request of its own (collector/planner.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from collector.errors import BadResponse
-from collector.model.records import Point, graph_time_to_rfc3339
+from collector.model.records import Point, dimensions_json
+from collector.model.rows import (
+    NO_END_TIME,
+    PointRow,
+    end_ts_of,
+    graph_time_to_ts,
+    point_of,
+)
 
 # Legacy audience metrics: the key of their map is this dimension.
 AUDIENCE_DIMENSION = {
@@ -32,27 +39,27 @@ AUDIENCE_DIMENSION = {
 }
 
 
-def points_from_body(
+def rows_from_body(
     body: Any,
     *,
     account_id: str,
     metrics: Container[str],
     api_version: str,
     fetched_at: str,
-    end_times: Container[str] | None,
-    total_end_time: str | None = None,
-) -> list[Point]:
-    """Every point of an insights answer.
+    end_times: Container[int] | None,
+    total_end_ts: int = NO_END_TIME,
+) -> list[PointRow]:
+    """Every point of an insights answer, as rows (:mod:`collector.model.rows`).
 
-    ``end_times`` is the set of RFC 3339 end_times the request was planned for
-    (``None``: keep whatever comes, for requests without a range).
-    ``total_end_time`` is the end_time given to a ``total_value`` answer, which
-    carries none of its own (``None`` for demographics).
+    ``end_times`` is the set of end_times (Unix seconds) the request was planned
+    for (``None``: keep whatever comes, for requests without a range).
+    ``total_end_ts`` is the end_time given to a ``total_value`` answer, which
+    carries none of its own (:data:`NO_END_TIME` for demographics).
     Raises :class:`BadResponse` when the body does not have the documented shape.
     """
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise BadResponse("insights answer without a 'data' list")
-    points: list[Point] = []
+    rows: list[PointRow] = []
     for entry in body["data"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise BadResponse("insights entry without a name")
@@ -63,39 +70,62 @@ def points_from_body(
         if not isinstance(period, str):
             raise BadResponse(f"insights entry {name!r} without a period")
         if "total_value" in entry:
-            for end_time, dims, value in _total(entry["total_value"], total_end_time):
-                points.append(
-                    Point(account_id, name, period, end_time, dims, value, api_version, fetched_at)
+            for dims, value in _total(entry["total_value"]):
+                rows.append(
+                    (account_id, name, period, dims, total_end_ts, value, api_version, fetched_at)
                 )
             continue
         values = entry.get("values")
         if not isinstance(values, list):
             raise BadResponse(f"insights entry {name!r} without values")
-        _append_values(points, name, period, values, account_id, api_version, fetched_at, end_times)
-    return points
+        _append_values(rows, name, period, values, account_id, api_version, fetched_at, end_times)
+    return rows
+
+
+def points_from_body(
+    body: Any,
+    *,
+    account_id: str,
+    metrics: Container[str],
+    api_version: str,
+    fetched_at: str,
+    end_times: Iterable[str] | None,
+    total_end_time: str | None = None,
+) -> list[Point]:
+    """:func:`rows_from_body` as :class:`Point` objects, end_times as RFC 3339 text."""
+    rows = rows_from_body(
+        body,
+        account_id=account_id,
+        metrics=metrics,
+        api_version=api_version,
+        fetched_at=fetched_at,
+        end_times=None if end_times is None else {end_ts_of(e) for e in end_times},
+        total_end_ts=end_ts_of(total_end_time),
+    )
+    return [point_of(row) for row in rows]
 
 
 def _append_values(
-    points: list[Point],
+    rows: list[PointRow],
     name: str,
     period: str,
     values: list[Any],
     account_id: str,
     api_version: str,
     fetched_at: str,
-    end_times: Container[str] | None,
+    end_times: Container[int] | None,
 ) -> None:
-    """Append the points of one entry's ``values``: the hot loop, so plain numbers
+    """Append the rows of one entry's ``values``: the hot loop, so plain numbers
     are recognised by ``type()`` first and anything else goes through ``_number``."""
-    append = points.append
+    append = rows.append
     for item in values:
-        if not isinstance(item, dict) or "value" not in item:
+        if type(item) is not dict or "value" not in item:
             raise BadResponse(f"a value of {name!r} has no 'value'")
         raw_end = item.get("end_time")
-        end_time: str | None = None
+        end_ts = NO_END_TIME
         if raw_end is not None:
-            end_time = _end_time(name, raw_end)
-            if end_times is not None and end_time not in end_times:
+            end_ts = _end_ts(name, raw_end)
+            if end_times is not None and end_ts not in end_times:
                 continue  # a day the request was not planned for (module docstring)
         value = item["value"]
         # type() rather than isinstance: bool is an int subclass and must be refused.
@@ -106,27 +136,18 @@ def _append_values(
                 for key, number in value.items():
                     if type(number) is not int and type(number) is not float:
                         number = _number(number, f"{name}[{key}]")
-                    dims = {dimension: key if type(key) is str else str(key)}
+                    dims = dimensions_json({dimension: key if type(key) is str else str(key)})
                     append(
-                        Point(
-                            account_id,
-                            name,
-                            period,
-                            end_time,
-                            dims,
-                            number,
-                            api_version,
-                            fetched_at,
-                        )
+                        (account_id, name, period, dims, end_ts, number, api_version, fetched_at)
                     )
                 continue
             value = _number(value, name)
-        append(Point(account_id, name, period, end_time, {}, value, api_version, fetched_at))
+        append((account_id, name, period, "{}", end_ts, value, api_version, fetched_at))
 
 
-def _end_time(name: str, raw_end: Any) -> str:
+def _end_ts(name: str, raw_end: Any) -> int:
     try:
-        return graph_time_to_rfc3339(str(raw_end))
+        return graph_time_to_ts(raw_end if type(raw_end) is str else str(raw_end))
     except ValueError:
         raise BadResponse(f"a value of {name!r} has a malformed end_time") from None
 
@@ -137,15 +158,14 @@ def _number(value: Any, what: str) -> int | float:
     return value
 
 
-def _total(
-    total: Any, end_time: str | None
-) -> Iterator[tuple[str | None, dict[str, str], int | float]]:
+def _total(total: Any) -> Iterator[tuple[str, int | float]]:
+    """(dimensions text, value) of each point of a ``total_value``."""
     # Demographic answers carry only breakdowns; a plain total carries a value.
     if not isinstance(total, dict) or ("value" not in total and not total.get("breakdowns")):
         raise BadResponse("total_value without a value or breakdowns")
     breakdowns = total.get("breakdowns") or []
     if not breakdowns:
-        yield end_time, {}, _number(total["value"], "total_value")
+        yield "{}", _number(total["value"], "total_value")
         return
     for breakdown in breakdowns:
         keys = breakdown.get("dimension_keys") if isinstance(breakdown, dict) else None
@@ -157,7 +177,7 @@ def _total(
             if not isinstance(values, list) or len(values) != len(keys):
                 raise BadResponse("breakdown result whose dimension_values do not match its keys")
             dims = {str(k): str(v) for k, v in zip(keys, values, strict=True)}
-            yield end_time, dims, _number(result.get("value"), "breakdown value")
+            yield dimensions_json(dims), _number(result.get("value"), "breakdown value")
 
 
 def fetched_now(now: dt.datetime) -> str:

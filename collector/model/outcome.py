@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from collector.model.records import Point
+from collector.model.rows import PointRow, point_of
 
 OutcomeState = Literal["done", "no_data", "failed"]
 STATES: Final = ("pending", "done", "no_data", "failed")  # every ledger state
@@ -24,7 +25,8 @@ STATES: Final = ("pending", "done", "no_data", "failed")  # every ledger state
 class Outcome:
     """The result of one planned request after all its attempts.
 
-    ``points`` is empty for ``no_data`` and ``failed``. ``since``/``until`` are the
+    ``rows`` are its points (:mod:`collector.model.rows`), empty for ``no_data`` and
+    ``failed``. ``since``/``until`` are the
     request's Unix edges (``None`` for requests without a range). ``attempts``
     counts the HTTP attempts made for it in this run. ``reason`` says why a
     request failed (e.g. ``"code 100"``); it never contains a token.
@@ -38,29 +40,30 @@ class Outcome:
     since: int | None
     until: int | None
     state: OutcomeState
-    points: tuple[Point, ...]
+    rows: tuple[PointRow, ...]
     attempts: int
     reason: str | None = None
 
+    @property
+    def points(self) -> tuple[Point, ...]:
+        """The rows as :class:`Point` objects (for readers and tests, not the hot path)."""
+        return tuple(point_of(row) for row in self.rows)
 
-PointKey = tuple[str, str, str, str | None, str]  # Point.key(): a point's identity
 
+def latest_rows(outcomes: Iterable[Outcome]) -> tuple[list[PointRow], int]:
+    """The outcomes' rows, one per identity: the last copy, in the order the last copies
+    arrived; and how many rows there were in all (copies included).
 
-def latest_points(outcomes: Iterable[Outcome]) -> tuple[dict[PointKey, Point], int]:
-    """The outcomes' points, one per identity: the last copy, in the order the last copies
-    arrived; and how many points there were in all (copies included).
-
-    (A dict deduplicates cheaper than a GROUP BY over a store's stage table.)
+    (A dict deduplicates cheaper than a GROUP BY over a store's stage table; a batch
+    without a repeated identity, the common case, is returned as it came.)
     """
-    latest: dict[PointKey, Point] = {}
-    count = 0
-    for outcome in outcomes:
-        for point in outcome.points:
-            key = point.key()
-            latest.pop(key, None)
-            latest[key] = point
-            count += 1
-    return latest, count
+    rows = [row for outcome in outcomes for row in outcome.rows]
+    latest: dict[tuple[object, ...], PointRow] = {row[:5]: row for row in rows}
+    if len(latest) == len(rows):
+        return rows, len(rows)
+    # A repeated identity: its last copy goes where the last copy arrived.
+    last = {key: i for i, key in enumerate(row[:5] for row in rows)}
+    return [rows[i] for i in sorted(last.values())], len(rows)
 
 
 @dataclass(frozen=True, slots=True)

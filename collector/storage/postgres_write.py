@@ -35,8 +35,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
 from collector.clock import Clock
-from collector.model.outcome import Checkpoint, Outcome, latest_points
+from collector.model.outcome import Checkpoint, Outcome, latest_rows
 from collector.model.records import rfc3339
+from collector.model.rows import end_time_text
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
 
@@ -174,23 +175,22 @@ class PostgresTransaction:
             fenced = tuple(dict.fromkeys(o.key for o in outcomes if o.key not in held))
             outcomes = [o for o in outcomes if o.key in held]
         # The last copy of each identity wins, in the order the last copies arrived.
-        latest, staged = latest_points(outcomes)
+        unique, staged = latest_rows(outcomes)
         base = self._issued
         rows: list[_Row] = [
-            (*key, value_text(p.value), p.api_version, p.fetched_at, -(base + i))
-            for i, (key, p) in enumerate(latest.items(), 1)
+            (r[0], r[1], r[2], end_time_text(r[4]), r[3], value_text(r[5]), r[6], r[7], -(base + i))
+            for i, r in enumerate(unique, 1)
         ]
         self._issued += len(rows)
         if self._method == "copy":
             ords = await _upsert_by_copy(cur, rows)
         else:
             ords = await _upsert_by_values(cur, rows)
-        unique = list(latest.values())
         changed = tuple(unique[o - base - 1] for o in sorted(ords))
         now = rfc3339(self._clock.now())
         ledger = [
             (o.key, o.account_id, o.app, ",".join(o.metrics), o.period, o.since, o.until,
-             o.state, o.attempts, o.reason, len(o.points), now)
+             o.state, o.attempts, o.reason, len(o.rows), now)
             for o in outcomes
         ]  # fmt: skip
         ledger.sort(key=lambda row: str(row[0]))  # key order (stable: a key's own order kept)

@@ -27,6 +27,7 @@ from typing import Final, Protocol
 
 from collector.model.outcome import Checkpoint, LedgerSummary, Outcome
 from collector.model.records import Point
+from collector.model.rows import PointRow
 from collector.storage.queue import Fence
 
 __all__ = [
@@ -54,7 +55,7 @@ class PointChanges:
     did not match (see :meth:`StoreTransaction.record_outcomes`).
     """
 
-    changed: tuple[Point, ...]
+    changed: tuple[PointRow, ...]
     unchanged: int
     fenced: tuple[str, ...] = ()  # keys of outcomes dropped: their lease was taken
 

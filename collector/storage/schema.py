@@ -25,6 +25,19 @@ Version 2 makes the ledger a queue that processes share
 ``jobs`` and ``job_requests``; ``workers`` (heartbeats); ``leases`` (named
 leadership leases); ``budgets`` (each app's shared GCRA schedule and its
 latest usage reading). Points stored by version 1 get their rowid as ``seq``.
+
+Version 3 narrows the identity (issue 17): a point is (series id, end time as
+an integer) instead of five texts.
+
+- ``series``: one row per (account_id, metric, period, dimensions), an integer
+  ``id``; rows are never deleted or changed, so a process may cache the ids.
+- ``points``: ``(series_id, end_ts)`` is the primary key of a WITHOUT ROWID
+  table (the lookup and the upsert are one B-tree of two integers); ``end_ts``
+  is the end_time in Unix seconds, ``0`` for a point without one
+  (:data:`collector.model.rows.NO_END_TIME`); ``value``, ``api_version``,
+  ``fetched_at`` and ``seq`` as before.
+- ``insights`` becomes a view with version 2's columns (``end_time`` as RFC
+  3339 text or NULL), so SQL written against the table keeps working.
 """
 
 from __future__ import annotations
@@ -36,13 +49,13 @@ import aiosqlite
 from collector.errors import OutputError
 
 __all__ = [
-    "IDENTITY", "LEDGER_COLUMNS", "SCHEMA_VERSION", "SchemaError", "migrate", "schema_version",
+    "LEDGER_COLUMNS", "SCHEMA_VERSION", "SchemaError", "migrate", "schema_version",
 ]  # fmt: skip
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
-# The expression the identity index is on; an upsert names it as its conflict target.
-IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
+# Version 1's identity index (the table it indexes became a view in version 3).
+_V1_IDENTITY: Final = "account_id, metric, period, ifnull(end_time, ''), dimensions"
 
 # The ledger's columns, in the order of the table (and of LedgerEntry's fields).
 LEDGER_COLUMNS: Final = (
@@ -58,7 +71,7 @@ CREATE TABLE IF NOT EXISTS insights (
     account_id TEXT NOT NULL, metric TEXT NOT NULL, period TEXT NOT NULL,
     end_time TEXT NULL, dimensions TEXT NOT NULL, value NUMERIC NOT NULL,
     api_version TEXT NOT NULL, fetched_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS insights_identity ON insights ({IDENTITY});
+CREATE UNIQUE INDEX IF NOT EXISTS insights_identity ON insights ({_V1_IDENTITY});
 CREATE TABLE IF NOT EXISTS ledger (
     key TEXT PRIMARY KEY, account_id TEXT NOT NULL, app TEXT NOT NULL,
     metrics TEXT NOT NULL, period TEXT NOT NULL, since INTEGER NULL, until INTEGER NULL,
@@ -104,6 +117,42 @@ CREATE TABLE budgets (
 """
 
 
+# Version 2 -> 3: the narrow identity. Series are numbered in the order the points
+# were first stored; every point keeps its value, payload and commit sequence.
+_V3: Final = """
+CREATE TABLE series (
+    id INTEGER PRIMARY KEY, account_id TEXT NOT NULL, metric TEXT NOT NULL,
+    period TEXT NOT NULL, dimensions TEXT NOT NULL,
+    UNIQUE (account_id, metric, period, dimensions));
+CREATE TABLE points (
+    series_id INTEGER NOT NULL, end_ts INTEGER NOT NULL, value NUMERIC NOT NULL,
+    api_version TEXT NOT NULL, fetched_at TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (series_id, end_ts)) WITHOUT ROWID;
+INSERT INTO series (account_id, metric, period, dimensions)
+SELECT account_id, metric, period, dimensions FROM insights
+GROUP BY account_id, metric, period, dimensions ORDER BY min(rowid);
+INSERT INTO points (series_id, end_ts, value, api_version, fetched_at, seq)
+SELECT s.id, ifnull(CAST(strftime('%s', i.end_time) AS INTEGER), 0), i.value, i.api_version,
+       i.fetched_at, i.seq
+FROM insights AS i JOIN series AS s
+  ON s.account_id = i.account_id AND s.metric = i.metric AND s.period = i.period
+ AND s.dimensions = i.dimensions;
+DROP TABLE insights;
+CREATE INDEX points_seq ON points (seq);
+CREATE VIEW insights AS
+SELECT s.account_id AS account_id, s.metric AS metric, s.period AS period,
+       CASE p.end_ts WHEN 0 THEN NULL
+            ELSE strftime('%Y-%m-%dT%H:%M:%SZ', p.end_ts, 'unixepoch') END AS end_time,
+       s.dimensions AS dimensions, p.value AS value, p.api_version AS api_version,
+       p.fetched_at AS fetched_at, p.seq AS seq
+FROM points AS p JOIN series AS s ON s.id = p.series_id
+"""
+
+
+# The script that brings a file from version i to i + 1 is _STEPS[i].
+_STEPS: Final = (_TABLES, _V2, _V3)
+
+
 class SchemaError(OutputError):
     """The SQLite file was written by a newer schema than this code knows."""
 
@@ -115,28 +164,28 @@ async def schema_version(db: aiosqlite.Connection) -> int:
     return 0 if row is None else int(row["user_version"])
 
 
-async def migrate(db: aiosqlite.Connection, name: str) -> None:
-    """Bring the file behind ``db`` to :data:`SCHEMA_VERSION`, in one transaction.
+async def migrate(db: aiosqlite.Connection, name: str, *, to: int = SCHEMA_VERSION) -> None:
+    """Bring the file behind ``db`` to version ``to`` (the current one), in one transaction.
 
     ``db`` must have :class:`sqlite3.Row` rows and no open transaction;
     ``name`` is how messages call the file. Raises :class:`SchemaError`, and
-    changes nothing, for a file of a newer version.
+    changes nothing, for a file of a newer version. (``to`` below the current
+    version makes a file as an older release wrote it: the migration tests.)
     """
     version = await schema_version(db)
     if version > SCHEMA_VERSION:
         raise SchemaError(f"{name} has schema {version}; this version knows {SCHEMA_VERSION}")
-    if version == SCHEMA_VERSION:
+    if version >= to:
         return
     # BEGIN IMMEDIATE: two processes opening a new file at once migrate one after
     # the other; the second finds the version already set and changes nothing.
     await db.execute("BEGIN IMMEDIATE")
     try:
         version = await schema_version(db)
-        if version < 1:
-            await _script(db, _TABLES)
-        if version < 2:
-            await _script(db, _V2)
-        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for step, script in enumerate(_STEPS, start=1):
+            if version < step <= to:
+                await _script(db, script)
+        await db.execute(f"PRAGMA user_version = {max(to, version)}")
         await db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:

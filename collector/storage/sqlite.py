@@ -42,6 +42,7 @@ from collector.model.outcome import (
     Outcome,
 )
 from collector.model.records import Point, rfc3339
+from collector.model.rows import end_time_text
 from collector.storage.protocol import (
     REFRESH_SUFFIX,
     AccountFreshness,
@@ -51,7 +52,7 @@ from collector.storage.protocol import (
 from collector.storage.queue import Fence
 from collector.storage.schema import LEDGER_COLUMNS, SCHEMA_VERSION, SchemaError, migrate
 from collector.storage.sqlite_queue import SqliteQueue
-from collector.storage.upsert import create_stage, upsert_outcomes
+from collector.storage.upsert import SeriesIds, upsert_outcomes
 
 __all__ = [
     "REFRESH_SUFFIX",
@@ -78,9 +79,10 @@ class SqliteTransaction:
     the transaction has ended every method raises :class:`RuntimeError`.
     """
 
-    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
+    def __init__(self, db: aiosqlite.Connection, clock: Clock, series: SeriesIds) -> None:
         self._db = db
         self._clock = clock
+        self._series = series
         self._open = True
 
     async def record_outcomes(
@@ -88,7 +90,7 @@ class SqliteTransaction:
     ) -> PointChanges:
         """Upsert the outcomes' points and ledger rows; return what changed (see the Protocol)."""
         db = self._usable()
-        return await upsert_outcomes(db, outcomes, rfc3339(self._clock.now()), fence)
+        return await upsert_outcomes(db, self._series, outcomes, rfc3339(self._clock.now()), fence)
 
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint row and note its file's committed size (see the Protocol)."""
@@ -134,6 +136,7 @@ class Store(SqliteQueue):
         self._path = path
         self._clock = clock
         self._lock = asyncio.Lock()  # one write transaction at a time: see transaction()
+        self._series = SeriesIds()  # the ids of the series met so far (schema version 3)
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock | None = None) -> Store:
@@ -149,7 +152,6 @@ class Store(SqliteQueue):
             await db.execute("PRAGMA temp_store = MEMORY")
             await db.execute("PRAGMA busy_timeout = 30000")
             await migrate(db, str(path))
-            await create_stage(db)
         except BaseException:
             await db.close()
             raise
@@ -180,12 +182,14 @@ class Store(SqliteQueue):
         """
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")
-            tx = SqliteTransaction(self._db, self._clock)
+            tx = SqliteTransaction(self._db, self._clock, self._series)
             try:
                 yield tx
                 tx.end()
                 await self._db.execute("COMMIT")
+                self._series.committed()
             except BaseException:
+                self._series.rolled_back()
                 await _rollback(self._db)
                 raise
             finally:
@@ -242,7 +246,7 @@ class Store(SqliteQueue):
         return Checkpoint(row["ndjson_path"], int(row["committed_offset"]))
 
     async def points(self, account_id: str | None = None) -> list[Point]:
-        """Every stored point (of one account if given), in insertion order."""
+        """Every stored point (of one account if given), in commit order."""
         sql = (
             "SELECT account_id, metric, period, end_time, dimensions, value, api_version,"
             " fetched_at FROM insights"
@@ -251,7 +255,7 @@ class Store(SqliteQueue):
         if account_id is not None:
             sql += " WHERE account_id = ?"
             params = (account_id,)
-        async with self._db.execute(sql + " ORDER BY rowid", params) as cur:
+        async with self._db.execute(sql + " ORDER BY seq", params) as cur:
             return [point_from_row(row) async for row in cur]
 
     async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
@@ -296,10 +300,13 @@ class Store(SqliteQueue):
                     r["refresh"], r["lifetime"], int(r["pending"] or 0), int(r["failed"] or 0),
                 )  # fmt: skip
         newest: dict[str, str | None] = {}
-        sql = "SELECT account_id, max(end_time) AS newest FROM insights GROUP BY account_id"
+        sql = (
+            "SELECT s.account_id AS account_id, max(p.end_ts) AS newest"
+            " FROM points AS p JOIN series AS s ON s.id = p.series_id GROUP BY s.account_id"
+        )
         async with self._db.execute(sql) as cur:
             async for r in cur:
-                newest[r["account_id"]] = r["newest"]
+                newest[r["account_id"]] = end_time_text(int(r["newest"]))
         result = []
         for account in sorted(ledger.keys() | newest.keys()):
             refresh, lifetime, pending, failed = ledger.get(account, (None, None, 0, 0))

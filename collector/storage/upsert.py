@@ -1,82 +1,62 @@
-"""One batch of outcomes into SQLite, set-wise: stage, find what changed, upsert.
+"""One batch of outcomes into SQLite, set-wise, on the narrow identity (schema version 3).
 
-The batch's points go into a per-connection TEMP table (``stage``) with a few
-multi-row INSERTs; one join against ``insights`` finds the new or changed
-ones; one ``INSERT ... SELECT ... ON CONFLICT`` upserts them; one
-``executemany`` sets the ledger rows. The caller holds the transaction
-(:meth:`collector.storage.sqlite.Store.transaction`): nothing here begins,
-commits or rolls back.
+Per batch: the rows' series get their integer ids (:class:`SeriesIds`: from
+memory, else one SELECT per batch of unknown accounts, else an INSERT of the
+new series); a commit-sequence block is reserved; the points go in with a few
+multi-row ``INSERT ... ON CONFLICT DO UPDATE ... WHERE value IS NOT ...
+RETURNING seq``: an upsert into a two-integer primary key that reports exactly
+the rows it wrote (new, or a changed value), so no stage table and no separate
+lookup of what changed. One ``executemany`` sets the ledger rows. The caller
+holds the transaction (:meth:`collector.storage.sqlite.Store.transaction`):
+nothing here begins, commits or rolls back.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Final
 
 import aiosqlite
 
-from collector.model.outcome import Outcome, latest_points
+from collector.model.outcome import Outcome, latest_rows
+from collector.model.rows import PointRow, SeriesKey
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
-from collector.storage.schema import IDENTITY, LEDGER_COLUMNS
+from collector.storage.schema import LEDGER_COLUMNS
 
-__all__ = ["create_stage", "upsert_outcomes"]
+__all__ = ["SeriesIds", "upsert_outcomes"]
 
-# Per-connection scratch table for one batch; TEMP keeps it out of the file.
-_STAGE: Final = """
-CREATE TEMP TABLE stage (
-    seq INTEGER PRIMARY KEY, account_id, metric, period, end_time, dimensions,
-    value, api_version, fetched_at);
-"""
-
-# Rows per multi-row INSERT into the stage: 9 variables each, within SQLite's
-# limit of variables per statement (999 before SQLite 3.32).
-_STAGE_ROWS: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 64
+# Rows per multi-row INSERT of points: 6 variables each, within SQLite's limit of
+# variables per statement (999 before SQLite 3.32).
+_CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 128
+_SERIES_CHUNK: Final = 200  # series rows (4 variables) or accounts per statement
 
 
 def _statement_rows(rows: int) -> int:
-    """The statement size that stages ``rows`` rows: the next power of two, at least 8.
+    """The statement size that writes ``rows`` rows: the next power of two, at least 8.
 
     The sqlite3 module keeps up to 128 prepared statements, and one of 512 rows
     holds about a megabyte: a statement per exact row count would pile up a new
-    one with nearly every batch. A few fixed sizes are prepared once each.
+    one with nearly every batch. A few fixed sizes are prepared once each; the
+    rest of a statement repeats its last row, which the upsert's value guard
+    leaves alone (the first copy made the stored value equal).
     """
     return max(8, 1 << (rows - 1).bit_length())
 
 
 @lru_cache(maxsize=16)
-def _stage_insert(rows: int) -> str:
-    """``INSERT OR IGNORE INTO stage VALUES (?, ...), ...`` for ``rows`` rows of 9 values."""
-    return "INSERT OR IGNORE INTO stage VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+def _upsert(rows: int) -> str:
+    """The points upsert for ``rows`` rows; it returns the ``seq`` of each row it wrote."""
+    return (
+        "INSERT INTO points (series_id, end_ts, value, api_version, fetched_at, seq) VALUES "
+        + ",".join(["(?,?,?,?,?,?)"] * rows)
+        + " ON CONFLICT (series_id, end_ts) DO UPDATE SET value = excluded.value,"
+        " api_version = excluded.api_version, fetched_at = excluded.fetched_at,"
+        " seq = excluded.seq WHERE points.value IS NOT excluded.value RETURNING seq"
+    )
 
-
-# Each identity is staged once (the batch's last copy of it: see upsert_outcomes); it
-# is changed when no row has that identity yet or the stored value differs (numeric
-# comparison: 5 equals 5.0).
-_FIND_CHANGED: Final = """
-SELECT s.seq AS seq FROM stage AS s
-LEFT JOIN insights AS i
-  ON i.account_id = s.account_id AND i.metric = s.metric AND i.period = s.period
- AND ifnull(i.end_time, '') = ifnull(s.end_time, '') AND i.dimensions = s.dimensions
-WHERE i.rowid IS NULL OR i.value IS NOT s.value
-ORDER BY s.seq
-"""
-
-# Every staged row: the unchanged ones hit the DO UPDATE guard and stay as they are.
-# ("WHERE true": SQLite's parser needs a WHERE before ON CONFLICT in INSERT ... SELECT.)
-# A written row takes the commit sequence reserved for its staged place (``? + seq``).
-_UPSERT: Final = f"""
-INSERT INTO insights (account_id, metric, period, end_time, dimensions, value, api_version,
-                      fetched_at, seq)
-SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at, ? + seq
-FROM stage WHERE true
-ON CONFLICT ({IDENTITY}) DO UPDATE SET
-    value = excluded.value, api_version = excluded.api_version, fetched_at = excluded.fetched_at,
-    seq = excluded.seq
-WHERE insights.value IS NOT excluded.value
-"""
 
 # Reserve commit sequence numbers; SQLite's write lock orders transactions, so
 # numbers reserved earlier always commit earlier.
@@ -97,52 +77,104 @@ ON CONFLICT (key) DO UPDATE SET
 """
 
 
-async def create_stage(db: aiosqlite.Connection) -> None:
-    """Create the connection's ``stage`` table (once per connection, before any batch)."""
-    await db.executescript(_STAGE)
+class SeriesIds:
+    """Series key -> id for one connection, kept for the store's life.
+
+    Series rows are never changed or deleted, so an id once committed stays
+    right; ids learned by inserting inside a transaction are forgotten again if
+    it rolls back (:meth:`rolled_back`), and kept once it commits (:meth:`committed`).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[SeriesKey, int] = {}
+        self._inserted: list[SeriesKey] = []  # by the open transaction
+
+    def committed(self) -> None:
+        self._inserted.clear()
+
+    def rolled_back(self) -> None:
+        for key in self._inserted:
+            self._known.pop(key, None)
+        self._inserted.clear()
+
+    async def resolve(
+        self, db: aiosqlite.Connection, rows: Sequence[PointRow]
+    ) -> dict[SeriesKey, int]:
+        """Series key -> id, holding every row's series, adding the series not stored yet.
+
+        Unknown series are looked up by account (the account's every series is
+        learned at once: its next answers need them), and what is still missing
+        is inserted.
+        """
+        known = self._known
+        missing = {key for row in rows if (key := (row[0], row[1], row[2], row[3])) not in known}
+        if not missing:
+            return known
+        accounts = sorted({key[0] for key in missing})
+        for start in range(0, len(accounts), _SERIES_CHUNK):
+            chunk = accounts[start : start + _SERIES_CHUNK]
+            sql = (
+                "SELECT id, account_id, metric, period, dimensions FROM series"
+                f" WHERE account_id IN ({','.join('?' * len(chunk))})"
+            )
+            _learn(known, await db.execute_fetchall(sql, chunk))
+        new = sorted(key for key in missing if key not in known)
+        for start in range(0, len(new), _SERIES_CHUNK):
+            keys = new[start : start + _SERIES_CHUNK]
+            sql = (
+                "INSERT INTO series (account_id, metric, period, dimensions) VALUES "
+                + ",".join(["(?,?,?,?)"] * len(keys))
+                + " RETURNING id, account_id, metric, period, dimensions"
+            )
+            _learn(known, await db.execute_fetchall(sql, [f for key in keys for f in key]))
+            self._inserted += keys
+        return known
+
+
+def _learn(into: dict[SeriesKey, int], found: Iterable[sqlite3.Row]) -> None:
+    for r in found:
+        into[(r["account_id"], r["metric"], r["period"], r["dimensions"])] = int(r["id"])
 
 
 async def upsert_outcomes(
-    db: aiosqlite.Connection, outcomes: Sequence[Outcome], now: str, fence: Fence | None = None
+    db: aiosqlite.Connection,
+    series: SeriesIds,
+    outcomes: Sequence[Outcome],
+    now: str,
+    fence: Fence | None = None,
 ) -> PointChanges:
     """Store the outcomes' new or changed points and their ledger rows (``updated_at`` ``now``).
 
     Runs inside the caller's open transaction on ``db`` (which has
-    :class:`sqlite3.Row` rows and a ``stage`` table); returns what changed, as
+    :class:`sqlite3.Row` rows); returns what changed, as
     :meth:`collector.storage.protocol.StoreTransaction.record_outcomes` says.
     """
     fenced: tuple[str, ...] = ()
     if fence is not None:
         outcomes, fenced = await _within_fence(db, outcomes, fence)
     # The last copy of each identity wins, in the order the last copies arrived.
-    latest, staged = latest_points(outcomes)
-    unique = list(latest.values())
-    await db.execute("DELETE FROM stage")
-    # Multi-row INSERTs: one statement step per chunk instead of one per point
-    # (executemany steps row by row, and each step hands the GIL back and forth
-    # with the event loop's thread).
-    items = list(latest.items())
-    for start in range(0, len(items), _STAGE_ROWS):
-        chunk = items[start : start + _STAGE_ROWS]
-        values: list[object] = []
-        for seq, (key, point) in enumerate(chunk, start):
-            values += (seq, *key, point.value, point.api_version, point.fetched_at)
-        # Padded to the statement's size with copies of the last row, which
-        # OR IGNORE drops (their seq is taken).
-        size = _statement_rows(len(chunk))
-        values += values[-9:] * (size - len(chunk))
-        await db.execute(_stage_insert(size), values)
-    # One round trip to the connection's thread for the whole answer.
-    rows = await db.execute_fetchall(_FIND_CHANGED)
-    changed = tuple([unique[row["seq"]] for row in rows])
-    if changed:
-        reserved = list(await db.execute_fetchall(_RESERVE, (len(unique),)))
-        await db.execute(_UPSERT, (int(reserved[0]["value"]) - len(unique) + 1,))
+    unique, staged = latest_rows(outcomes)
+    changed: tuple[PointRow, ...] = ()
+    if unique:
+        ids = await series.resolve(db, unique)
+        reserved = await db.execute_fetchall(_RESERVE, (len(unique),))
+        base = int(next(iter(reserved))["value"]) - len(unique) + 1
+        written: list[int] = []
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            values: list[object] = []
+            for seq, row in enumerate(chunk, base + start):
+                values += (ids[row[0], row[1], row[2], row[3]], row[4], row[5], row[6], row[7], seq)
+            size = _statement_rows(len(chunk))
+            values += values[-6:] * (size - len(chunk))
+            written += [r[0] for r in await db.execute_fetchall(_upsert(size), values)]
+        written.sort()
+        changed = tuple([unique[seq - base] for seq in written])
     await db.executemany(
         _LEDGER_UPSERT,
         [
             (o.key, o.account_id, o.app, ",".join(o.metrics), o.period, o.since, o.until,
-             o.state, o.attempts, o.reason, len(o.points), now)
+             o.state, o.attempts, o.reason, len(o.rows), now)
             for o in outcomes
         ],
     )  # fmt: skip

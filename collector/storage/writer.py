@@ -41,7 +41,7 @@ from collector.clock import Clock, TimedOut, within
 from collector.errors import StoreFailed
 from collector.model.outcome import Checkpoint, Outcome
 from collector.storage.files import AppendFile, file_size
-from collector.storage.ndjson import encode_points
+from collector.storage.ndjson import encode_rows
 from collector.storage.protocol import InsightStore, PointChanges
 from collector.storage.queue import Fence
 from collector.storage.resume import SinkMismatchError, cut_uncommitted, resume_offset
@@ -205,7 +205,7 @@ class SinkWriter:
             if not self.saturated:
                 break
             await self._took.wait()
-        self._queued_points += len(outcome.points)
+        self._queued_points += len(outcome.rows)
         self._queue.put_nowait(outcome)
 
     def flush(self) -> None:
@@ -220,7 +220,7 @@ class SinkWriter:
     def _taken(self, item: Outcome | _Flush | None) -> Outcome | _Flush | None:
         """Account for ``item`` leaving the queue (into a batch); returns it."""
         if isinstance(item, Outcome):
-            self._queued_points -= len(item.points)
+            self._queued_points -= len(item.rows)
         self._wake()
         return item
 
@@ -294,7 +294,7 @@ class SinkWriter:
     async def _collect(self, first: Outcome) -> tuple[list[Outcome], bool]:
         """Gather a batch after ``first``; also says whether the stop marker came."""
         batch = [first]
-        points = len(first.points)
+        points = len(first.rows)
         deadline = self._clock.monotonic() + self._max_delay
         while len(batch) < self._max_outcomes and points < self._max_points:
             if not self._queue.empty():
@@ -309,7 +309,7 @@ class SinkWriter:
             if isinstance(item, _Flush):
                 return batch, False
             batch.append(item)
-            points += len(item.points)
+            points += len(item.rows)
         return batch, False
 
     async def _get_within(self, wait: float) -> Outcome | _Flush | _Timeout | None:
@@ -329,7 +329,7 @@ class SinkWriter:
                 self._hook("staged")
                 checkpoint = None
                 if file is not None:
-                    offset = await asyncio.to_thread(file.append, encode_points(changes.changed))
+                    offset = await asyncio.to_thread(file.append, encode_rows(changes.changed))
                     checkpoint = Checkpoint(str(file.path), offset)
                 self._hook("appended")
                 if checkpoint is not None:

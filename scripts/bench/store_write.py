@@ -50,6 +50,7 @@ from collector.emulator.scenario import parse_scenario
 from collector.graph.pacific import pacific_date
 from collector.model.outcome import Outcome
 from collector.model.records import Point
+from collector.model.rows import row_of
 from collector.storage.postgres import PostgresStore
 from collector.storage.postgres_write import WRITE_METHODS
 from collector.storage.queue import Fence, JobSpec, QueuedRequest
@@ -75,7 +76,9 @@ def truth_outcomes(accounts: int, days: int) -> list[Outcome]:
         point = Point(account, metric, period, end, orjson.loads(dims), value, "v17.0", fetched)
         series.setdefault((account, metric, period), []).append(point)
     return [
-        Outcome(f"{a}|{m}|{p}", a, "bench-app", (m,), p, None, None, "done", tuple(ps), 1)
+        Outcome(
+            f"{a}|{m}|{p}", a, "bench-app", (m,), p, None, None, "done", tuple(map(row_of, ps)), 1
+        )
         for (a, m, p), ps in series.items()
     ]
 
@@ -92,7 +95,7 @@ def changed(outcomes: Sequence[Outcome]) -> list[Outcome]:
             points.append(p)
             n += 1
         out.append(Outcome(o.key, o.account_id, o.app, o.metrics, o.period, o.since, o.until,
-                           o.state, tuple(points), o.attempts))  # fmt: skip
+                           o.state, tuple(map(row_of, points)), o.attempts))  # fmt: skip
     return out
 
 

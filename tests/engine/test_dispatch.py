@@ -388,7 +388,7 @@ def test_failed_outcome_describes_the_request(with_window: bool) -> None:
         since=window.since if window else None,
         until=window.until if window else None,
         state="failed",
-        points=(),
+        rows=(),
         attempts=6,
         reason="timeout",
     )

@@ -188,10 +188,12 @@ def test_total_value_breakdown_gives_one_point_per_result() -> None:
             }
         ],
     }
-    points = parse({"data": [total_entry("reach", total)]}, ("reach",), total_end_time="E")
+    points = parse(
+        {"data": [total_entry("reach", total)]}, ("reach",), total_end_time="2025-05-01T07:00:00Z"
+    )
     assert triples(points) == [
-        ("E", {"media_product_type": "REELS"}, 100),
-        ("E", {"media_product_type": "FEED"}, 124),
+        ("2025-05-01T07:00:00Z", {"media_product_type": "REELS"}, 100),
+        ("2025-05-01T07:00:00Z", {"media_product_type": "FEED"}, 124),
     ]
 
 
@@ -235,8 +237,10 @@ def test_crossed_demographic_breakdown_gives_all_three_dimensions() -> None:
 def test_total_value_is_not_filtered_by_end_times() -> None:
     """A total carries no end_time of its own, so the planned set does not drop it."""
     body = {"data": [total_entry("views", {"value": 3})]}
-    points = parse(body, ("views",), end_times={"other"}, total_end_time="E")
-    assert triples(points) == [("E", {}, 3)]
+    points = parse(
+        body, ("views",), end_times={"2025-06-01T07:00:00Z"}, total_end_time="2025-05-01T07:00:00Z"
+    )
+    assert triples(points) == [("2025-05-01T07:00:00Z", {}, 3)]
 
 
 # -- the planned end_times filter --------------------------------------------------------------

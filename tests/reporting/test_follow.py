@@ -12,6 +12,7 @@ from collector.clock import ManualClock
 from collector.errors import OutputError
 from collector.model.outcome import Outcome
 from collector.model.records import Point
+from collector.model.rows import row_of
 from collector.reporting.export.follow import checkpoint_path, follow, read_state
 from collector.storage.ndjson import decode_line
 from collector.storage.sqlite import Store
@@ -24,7 +25,9 @@ def _outcome(key: str, values: dict[str, int]) -> Outcome:
     points = tuple(
         Point("111", "reach", "day", end, {}, value, "v17.0", "T1") for end, value in values.items()
     )
-    return Outcome(key, "111", "app-a", ("reach",), "day", 1, 2, "done", points, 1, None)
+    return Outcome(
+        key, "111", "app-a", ("reach",), "day", 1, 2, "done", tuple(map(row_of, points)), 1, None
+    )
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 
 from collector.model.outcome import Outcome, OutcomeState
 from collector.model.records import Point
+from collector.model.rows import point_of, row_of
 from collector.storage.queue import QueuedRequest
 
 
@@ -34,15 +35,15 @@ def outcome(
     reason: str | None = None,
 ) -> Outcome:
     """The outcome of request ``key`` with ``points``."""
-    return Outcome(key, account, app, ("reach",), "day", 100, 200, state, points, attempts, reason)
+    rows = tuple(row_of(p) for p in points)
+    return Outcome(key, account, app, ("reach",), "day", 100, 200, state, rows, attempts, reason)
 
 
 async def commit(store: Any, *outcomes: Outcome) -> tuple[Point, ...]:
     """Record ``outcomes`` in one transaction of ``store``; the changed points."""
     async with store.transaction() as tx:
         changes = await tx.record_outcomes(list(outcomes))
-    changed: tuple[Point, ...] = changes.changed
-    return changed
+    return tuple(point_of(row) for row in changes.changed)
 
 
 class Abandon(Exception):

@@ -15,6 +15,7 @@ import pytest
 from collector.clock import SystemClock
 from collector.model.outcome import Outcome
 from collector.model.records import Point
+from collector.model.rows import row_of
 from collector.storage.files import AppendFile
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter
@@ -29,6 +30,7 @@ from pathlib import Path
 from collector.clock import SystemClock
 from collector.model.outcome import Outcome
 from collector.model.records import Point
+from collector.model.rows import row_of
 from collector.storage.sqlite import Store
 from collector.storage.writer import SinkWriter
 
@@ -38,7 +40,7 @@ def load():
     for o in json.loads(Path(outcomes_file).read_text()):
         points = tuple(Point(**p) for p in o.pop("points"))
         o["metrics"] = tuple(o["metrics"])
-        yield Outcome(points=points, **o)
+        yield Outcome(rows=tuple(row_of(p) for p in points), **o)
 
 async def main():
     store = await Store.open(Path(db))
@@ -75,7 +77,7 @@ def _ground_truth() -> list[Outcome]:
         )  # fmt: skip
         outcomes.append(
             Outcome(f"{account}|day|reach|w{i}", account, "app-a", ("reach",), "day",
-                    1_704_000_000 + i, 1_704_100_000 + i, "done", points, 1, None)
+                    1_704_000_000 + i, 1_704_100_000 + i, "done", tuple(map(row_of, points)), 1, None)
         )  # fmt: skip
     return outcomes
 

@@ -16,6 +16,7 @@ import pytest
 
 from collector.clock import ManualClock
 from collector.model.outcome import Checkpoint
+from collector.model.rows import row_of
 from collector.storage.protocol import InsightStore, StoreTransaction
 from collector.storage.queue import RUN_PRIORITY, JobSpec, WorkQueue
 from tests.storage.backends import Backend
@@ -167,7 +168,7 @@ async def test_two_calls_in_one_transaction_compare_with_the_first(store: Any) -
         first = await tx.record_outcomes([outcome("k1", (point(1),))])
         second = await tx.record_outcomes([outcome("k2", (point(1), point(2, metric="m")))])
     assert (len(first.changed), second.changed, second.unchanged) == (
-        1, (point(2, metric="m"),), 1,
+        1, (row_of(point(2, metric="m")),), 1,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from collector.model.outcome import Outcome, OutcomeState
 from collector.model.records import Point
+from collector.model.rows import row_of
 
 NOW = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -22,7 +23,8 @@ def point(value: int | float, day: int, *, account: str = "111", fetched: str = 
 
 def outcome(key: str, points: tuple[Point, ...] = (), state: OutcomeState = "done") -> Outcome:
     reason = "code 2" if state == "failed" else None
-    return Outcome(key, "111", "app-a", ("reach",), "day", 1, 2, state, points, 1, reason)
+    rows = tuple(row_of(p) for p in points)
+    return Outcome(key, "111", "app-a", ("reach",), "day", 1, 2, state, rows, 1, reason)
 
 
 def lines(path: Path) -> list[dict[str, object]]:
