@@ -25,6 +25,7 @@ from collector.cli.args import load
 from collector.cli.deliver import export_command, report_command
 from collector.cli.parser import parse
 from collector.config.load import Config
+from collector.engine import speed
 from collector.errors import EXIT_OK, EXIT_PARTIAL, CollectorError
 from collector.logs import configure, json_lines, redact_text
 from collector.storage.inspect import check_outputs
@@ -117,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
     progress = None
     if not args.no_progress:
         progress = progress_factory(terminal=stderr_is_terminal() and not json_lines())
-    summary = asyncio.run(
+    speed.tune_gc()
+    summary = speed.run(
         run_once(config, progress=progress, writer_hook=hook, deadline_s=args.deadline)
     )
     print(render_table(summary))
@@ -167,8 +169,9 @@ def _daemon(args: argparse.Namespace) -> int:
         daemon.install_signals()
         return await daemon.run()
 
+    speed.tune_gc()
     try:
-        return asyncio.run(serve())
+        return speed.run(serve())
     except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace
         return EXIT_INTERRUPTED
 

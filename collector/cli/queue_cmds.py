@@ -28,6 +28,7 @@ from collector.clock import SystemClock
 from collector.config.load import Config, ConfigError
 from collector.daemon.endpoint import serve_endpoint
 from collector.daemon.observed import WorkerWatch, worker_served
+from collector.engine import speed
 from collector.engine.jobs import QueueMode, enqueue_run, store_address
 from collector.engine.run import plan_specs, run_once
 from collector.engine.runtime import Runtime
@@ -80,7 +81,8 @@ def worker_command(args: argparse.Namespace) -> int:
         log.info("worker_stopped", calls=summary.calls, failed=summary.failed)
         return EXIT_OK
 
-    return asyncio.run(serve())
+    speed.tune_gc()
+    return speed.run(serve())
 
 
 def pull_command(args: argparse.Namespace) -> int:
@@ -105,7 +107,8 @@ def pull_command(args: argparse.Namespace) -> int:
     log.info("job_enqueued", job=job, accounts=len(config.accounts))
     if not args.wait:
         return EXIT_OK
-    return asyncio.run(_wait(config, job, args.poll))
+    speed.tune_gc()
+    return speed.run(_wait(config, job, args.poll))
 
 
 async def _wait(config: Config, job: int, poll_s: float) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import structlog
 
 from collector.clock import Clock, SystemClock
 from collector.config.load import AccountConfig, Config, resolve_range
+from collector.engine import speed
 from collector.engine.feed import ClaimFeed
 from collector.engine.jobs import (
     QueueMode,
@@ -239,9 +241,11 @@ async def run_once(
         if watch is not None:
             watch(LiveRun(planned, pool, writer, skipped))
         stats = await _work(pool, feed, stop, grace_s)
+        connections = runtime.connections_opened
     summary = _summary(
         stats, planned, skipped, minimum, writer.stats, time.monotonic() - started, config
     )
+    summary = dataclasses.replace(summary, event_loop=speed.loop_name(), connections=connections)
     log.info("run_summary", **summary.event_fields())
     return summary
 

@@ -93,6 +93,11 @@ class Runtime:
         REDACTOR.add(config_secrets(config))
         self.pacing.configure(budgets_of(config, tune))
 
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections the runtime's own HTTP session has made (0 for a given transport)."""
+        return 0 if self._owned is None else self._owned.connections_opened
+
     async def start(self) -> None:
         if self._owned is not None:
             await self._owned.start()

@@ -32,6 +32,8 @@ class RunSummary:
     duration_s: float
     ndjson: str | None
     sqlite: str
+    event_loop: str = "asyncio"  # uvloop when the [fast] extra is installed (engine.speed)
+    connections: int = 0  # TCP connections opened to the Graph API; the other calls reused one
 
     @property
     def exit_code(self) -> int:
@@ -55,6 +57,8 @@ class RunSummary:
             "retries": dict(self.retries),
             "throttled": dict(self.throttled),
             "duration_s": round(self.duration_s, 3),
+            "event_loop": self.event_loop,
+            "connections": self.connections,
         }
 
 

@@ -122,6 +122,7 @@ class HttpTransport:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._proofs: dict[tuple[str, str], str] = {}
+        self.connections_opened = 0  # TCP connections made; every other request reused one
 
     async def __aenter__(self) -> HttpTransport:
         await self.start()
@@ -135,9 +136,19 @@ class HttpTransport:
             connector = aiohttp.TCPConnector(
                 limit=self._pool_size, limit_per_host=self._pool_size, keepalive_timeout=60
             )
+            # Counting the connections made shows whether keep-alive holds
+            # (docs/benchmarks.md: connection use); one callback per connection.
+            tracing = aiohttp.TraceConfig()
+            tracing.on_connection_create_end.append(self._connection_made)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, raise_for_status=False
+                connector=connector,
+                timeout=self._timeout,
+                raise_for_status=False,
+                trace_configs=[tracing],
             )
+
+    async def _connection_made(self, *_: object) -> None:
+        self.connections_opened += 1
 
     async def close(self) -> None:
         if self._session is not None:

@@ -52,6 +52,8 @@ def render_table(summary: RunSummary) -> str:
         rows.append((f"  metric {where}", f"rejected: {reason}"))
     rows += [
         ("duration", f"{summary.duration_s:,.2f} s"),
+        ("event loop", summary.event_loop),
+        ("connections opened", f"{summary.connections:,}"),
         ("sqlite", summary.sqlite),
         ("ndjson", summary.ndjson or "(off)"),
     ]

@@ -1,0 +1,63 @@
+"""Process settings for a long job: which event loop runs it, and how the cyclic GC behaves.
+
+- The event loop: uvloop when it is installed (``pip install 'ig-collector[fast]'``)
+  and ``IG_COLLECTOR_LOOP`` is not ``asyncio``; the standard loop otherwise. The
+  run summary names the loop that ran (:func:`loop_name`).
+- The cyclic GC (:func:`tune_gc`): a run keeps tens of thousands of long-lived
+  objects (config, plan, caches, aiohttp) and makes hundreds of short-lived
+  containers per answer; with the default thresholds every few answers start a
+  collection that walks the long-lived ones again (10-25 % of the CPU,
+  docs/benchmarks.md). ``gc.freeze()`` after start-up moves what exists into a
+  generation the collector never walks, and a first threshold of 50,000 lets
+  the answers' garbage (freed by reference counting anyway: JSON holds no
+  cycles) pass between collections.
+
+Only the command-line entry points call these: a library user keeps control of
+their own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, TypeVar
+
+__all__ = ["GC_THRESHOLDS", "loop_factory", "loop_name", "run", "tune_gc"]
+
+T = TypeVar("T")
+
+# (generation 0, 1, 2): see the module docstring; measured in docs/benchmarks.md.
+GC_THRESHOLDS: Final = (50_000, 20, 20)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when it is installed and not turned off; else ``None``."""
+    if os.environ.get("IG_COLLECTOR_LOOP", "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop  # the optional [fast] extra
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the loop :func:`loop_factory` picks."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(main)
+
+
+def loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
+    """``uvloop`` or ``asyncio``: the event loop running now (or ``loop``)."""
+    loop = loop or asyncio.get_running_loop()
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def tune_gc() -> None:
+    """Freeze what start-up made and raise the GC's thresholds (module docstring)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
