@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from collector.emulator.scenario import Scenario
+from collector.emulator.scenario import Scenario, implied_page_id
 from collector.emulator.truth import truth_points
 from collector.graph import catalogue
 
@@ -52,6 +52,11 @@ def token(i: int) -> str:
     return f"EAAbench{i:08d}"
 
 
+# One user token (an agency's system user) that sees every account's Page, for a
+# connector that finds its accounts itself through /me/accounts (Airbyte's).
+AGENCY_TOKEN = "EAAbenchAgencySystemUser"
+
+
 # -- scenario -------------------------------------------------------------------------
 
 
@@ -63,8 +68,11 @@ def scenario_toml(
     app_calls: int = 10_000_000,
     app_window_s: float = 3600.0,
     seed: int = 20261130,
+    agency: bool = False,
 ) -> str:
-    """A scenario of one app and ``n_accounts`` accounts, each with its own token."""
+    """A scenario of one app and ``n_accounts`` accounts, each with its own token;
+    ``agency``: and :data:`AGENCY_TOKEN`, which sees every account's Page (declared with
+    the id the emulator implies for it, so the accounts' own tokens reach the same Pages)."""
     lines = [
         f"seed = {seed}",
         "revision_hours = 48",
@@ -82,6 +90,22 @@ def scenario_toml(
         f'app_secret = "{APP_SECRET}"',
         "require_proof = false",
     ]
+    if agency:
+        pages = ", ".join(f'"{implied_page_id(account_id(i))}"' for i in range(n_accounts))
+        lines += [
+            "[[tokens]]",
+            f'token = "{AGENCY_TOKEN}"',
+            f'app = "{APP_NAME}"',
+            'user_id = "300000000000099"',
+            f"pages = [{pages}]",
+        ]
+        for i in range(n_accounts):
+            lines += [
+                "[[pages]]",
+                f'id = "{implied_page_id(account_id(i))}"',
+                f'name = "bench page {i}"',
+                f'account = "{account_id(i)}"',
+            ]
     for i in range(n_accounts):
         lines += [
             "[[accounts]]",
@@ -164,8 +188,16 @@ def write_collector_config(
     log_level: str = "warning",
     metrics: Sequence[str] = LEGACY_METRICS,
     first_account: int = 0,
+    api_version: str = "v17.0",
+    periods: Sequence[str] = PERIODS,
+    breakdowns: dict[str, Sequence[str]] | None = None,
+    timeframes: Sequence[str] = (),
 ) -> Path:
-    """A config and a registry CSV for accounts ``first_account ..`` in ``folder``."""
+    """A config and a registry CSV for accounts ``first_account ..`` in ``folder``.
+
+    ``breakdowns`` (metric -> breakdowns) and ``timeframes`` fill ``[collect]`` as
+    the config reference names them; by default the legacy job has neither.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     registry = folder / "accounts.csv"
     with registry.open("w") as handle:
@@ -173,17 +205,25 @@ def write_collector_config(
         for i in range(first_account, first_account + n_accounts):
             handle.write(f"{account_id(i)},{APP_NAME},{token(i)},bench {i}\n")
     metric_list = ", ".join(f'"{m}"' for m in metrics)
-    period_list = ", ".join(f'"{p}"' for p in PERIODS)
+    period_list = ", ".join(f'"{p}"' for p in periods)
+    extra = ""
+    if timeframes:
+        extra += "timeframes = [" + ", ".join(f'"{t}"' for t in timeframes) + "]\n"
+    if breakdowns:
+        extra += "\n[collect.breakdowns]\n" + "".join(
+            f"{metric} = [" + ", ".join(f'"{b}"' for b in names) + "]\n"
+            for metric, names in breakdowns.items()
+        )
     ndjson_path = str(folder / "out.ndjson") if ndjson else ""
     config = folder / "config.toml"
     config.write_text(
-        f'[graph]\nbase_url = "{base_url}"\napi_version = "v17.0"\n'
+        f'[graph]\nbase_url = "{base_url}"\napi_version = "{api_version}"\n'
         f"concurrency = {concurrency}\ntimeout_s = 30\n\n"
         f'[registry]\npath = "{registry}"\n\n'
         f'[[apps]]\nname = "{APP_NAME}"\napp_id = "{APP_ID}"\napp_secret = "{APP_SECRET}"\n'
         f"calls_per_hour = {calls_per_hour}\n\n"
         f"[collect]\nmetrics = [{metric_list}]\nperiods = [{period_list}]\n"
-        f'since = "{since}"\nuntil = "{until}"\n\n'
+        f'since = "{since}"\nuntil = "{until}"\n{extra}\n'
         f'[output]\nndjson = "{ndjson_path}"\nsqlite = "{folder / "out.sqlite"}"\n\n'
         f'[log]\nformat = "json"\nlevel = "{log_level}"\n'
     )

@@ -7,17 +7,19 @@ CLIENT is ``collector`` (``run_once`` on ``--config``, exactly what ``ig-collect
 run`` does; ``--stop-after S`` stops taking work after S seconds), ``plan`` (load
 ``--config`` and build its whole plan, timed), ``pyfacebook`` (``IGBusinessApi.user.get_insights`` in a plain loop),
 ``pyfacebook-threads`` (the same calls in a ThreadPoolExecutor of ``--concurrency``
-workers, one API object per thread) or ``facebook-business`` (``IGUser.get_insights``
+workers, one API object per thread), ``facebook-business`` (``IGUser.get_insights``
 in a loop, one ``FacebookAdsApi`` per account token, as the SDK binds a session to a
-token).
+token) or ``floor`` (a bare aiohttp loop: the floor of any asyncio client that
+understands the answer, see :func:`run_floor`).
 
 The job: accounts ``first .. first+N-1`` of the bench scenario, the legacy metrics
 (v17.0) for 90 end_time dates. The peers send exactly the requests the collector
 plans (same metric groups, same 30-day windows; the plan is computed up front and
 costs microseconds), and write every value as one NDJSON line with the standard
-library's ``json``, the way a script around these SDKs would. The child prints one
-``BENCH {json}`` line: wall seconds, CPU seconds and peak RSS of this process,
-requests sent, lines written.
+library's ``json``, the way a script around these SDKs would (``floor`` parses each
+answer and writes nothing). The child prints one ``BENCH {json}`` line: wall seconds,
+CPU seconds and peak RSS of this process, requests sent, lines written (``floor``:
+values seen, counted as the peers count their lines).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -173,6 +177,64 @@ def run_facebook_business(base_url: str, requests: list[PlannedRequest], out: Te
     return lines
 
 
+def values_in(body: dict[str, Any]) -> int:
+    """The values of an insights answer, counted as :func:`write_lines` counts lines."""
+    count = 0
+    for entry in body.get("data", []):
+        for item in entry.get("values", []):
+            value = item["value"]
+            count += len(value) if isinstance(value, dict) else 1
+    return count
+
+
+def floor_params(request: PlannedRequest, proofs: dict[str, str]) -> dict[str, str]:
+    """The query pyfacebook sends for ``request``: metric, period, the window, the
+    account's token as ``access_token`` and its ``appsecret_proof`` (HMAC-SHA256 of
+    the token with the app secret; computed once per token, ``proofs`` keeps them)."""
+    token = token_of(request.account_id)
+    proof = proofs.get(token)
+    if proof is None:
+        secret = benchlib.APP_SECRET.encode()
+        proof = proofs[token] = hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
+    params = {"metric": ",".join(request.metrics), "period": request.period}
+    params.update(_window_args(request))
+    params["access_token"] = token
+    params["appsecret_proof"] = proof
+    return params
+
+
+def run_floor(base_url: str, requests: list[PlannedRequest], concurrency: int) -> int:
+    """The peers' requests from ``concurrency`` asyncio tasks on one aiohttp session
+    (a keep-alive pool of ``concurrency`` connections); each answer parsed with
+    ``orjson.loads`` and its values counted, nothing written, no retry. Returns the
+    values seen. An error answer stops the run: a floor that skips work is no floor."""
+    import aiohttp
+    import orjson
+
+    async def job() -> int:
+        proofs: dict[str, str] = {}
+        todo = iter(requests)  # shared: each task takes the next request when it is free
+        seen = [0]
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+            async def worker() -> None:
+                for request in todo:
+                    url = f"{base_url}/v17.0/{request.account_id}/insights"
+                    params = floor_params(request, proofs)
+                    async with session.get(url, params=params) as response:
+                        body = orjson.loads(await response.read())
+                    if response.status != 200:
+                        raise RuntimeError(f"HTTP {response.status} for {request.account_id}")
+                    seen[0] += values_in(body)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return seen[0]
+
+    return asyncio.run(job())
+
+
 def run_collector(
     config: Path,
     stop_after: float | None = None,
@@ -264,6 +326,7 @@ def preload(client: str) -> None:
         "plan": ("collector.engine.run", "collector.config.load"),
         "pyfacebook": ("pyfacebook",),
         "pyfacebook-threads": ("pyfacebook",),
+        "floor": ("aiohttp", "orjson"),
         "facebook-business": (
             "facebook_business.adobjects.iguser",
             "facebook_business.api",
@@ -300,7 +363,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "client",
-        choices=("collector", "plan", "pyfacebook", "pyfacebook-threads", "facebook-business"),
+        choices=(
+            "collector",
+            "plan",
+            "pyfacebook",
+            "pyfacebook-threads",
+            "facebook-business",
+            "floor",
+        ),
     )
     parser.add_argument("--base-url")
     parser.add_argument("--accounts", type=int, default=0)
@@ -344,8 +414,12 @@ def main() -> None:
         "facebook-business": lambda out: run_facebook_business(args.base_url, requests, out),
     }
     started = benchlib.usage_now()
-    with benchlib.Timer() as timer, (args.out / f"{args.client}.ndjson").open("w") as out:
-        lines = runners[args.client](out)
+    if args.client == "floor":
+        with benchlib.Timer() as timer:
+            lines = run_floor(args.base_url, requests, args.concurrency)
+    else:
+        with benchlib.Timer() as timer, (args.out / f"{args.client}.ndjson").open("w") as out:
+            lines = runners[args.client](out)
     benchlib.child_report(started, timer.s, requests=len(requests), lines=lines)
 
 
