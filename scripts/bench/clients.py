@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 import warnings
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import benchlib
+from floor import run_floor
 
 from collector.graph.pacific import pacific_date
 from collector.planning.planner import AccountRef, PlannedRequest, PlanSpec, plan_account
@@ -177,16 +179,6 @@ def run_facebook_business(base_url: str, requests: list[PlannedRequest], out: Te
     return lines
 
 
-def values_in(body: dict[str, Any]) -> int:
-    """The values of an insights answer, counted as :func:`write_lines` counts lines."""
-    count = 0
-    for entry in body.get("data", []):
-        for item in entry.get("values", []):
-            value = item["value"]
-            count += len(value) if isinstance(value, dict) else 1
-    return count
-
-
 def floor_params(request: PlannedRequest, proofs: dict[str, str]) -> dict[str, str]:
     """The query pyfacebook sends for ``request``: metric, period, the window, the
     account's token as ``access_token`` and its ``appsecret_proof`` (HMAC-SHA256 of
@@ -203,45 +195,15 @@ def floor_params(request: PlannedRequest, proofs: dict[str, str]) -> dict[str, s
     return params
 
 
-def run_floor(base_url: str, requests: list[PlannedRequest], concurrency: int) -> int:
-    """The peers' requests from ``concurrency`` asyncio tasks on one aiohttp session
-    (a keep-alive pool of ``concurrency`` connections); each answer parsed with
-    ``orjson.loads`` and its values counted, nothing written, no retry. Returns the
-    values seen. An error answer stops the run: a floor that skips work is no floor."""
-    import aiohttp
-    import orjson
-
-    async def job() -> int:
-        proofs: dict[str, str] = {}
-        todo = iter(requests)  # shared: each task takes the next request when it is free
-        seen = [0]
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-            async def worker() -> None:
-                for request in todo:
-                    url = f"{base_url}/v17.0/{request.account_id}/insights"
-                    params = floor_params(request, proofs)
-                    async with session.get(url, params=params) as response:
-                        body = orjson.loads(await response.read())
-                    if response.status != 200:
-                        raise RuntimeError(f"HTTP {response.status} for {request.account_id}")
-                    seen[0] += values_in(body)
-
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return seen[0]
-
-    return asyncio.run(job())
-
-
 def run_collector(
     config: Path,
     stop_after: float | None = None,
     time_scale: float = 1.0,
     target_pct: float | None = None,
+    tune_gc: bool = True,
 ) -> dict[str, object]:
-    """``ig-collector run`` in-process; ``stop_after`` seconds: stop taking work then
+    """``ig-collector run`` in-process, on the CLI's event loop and GC settings
+    (``tune_gc`` False: Python's GC defaults); ``stop_after`` seconds: stop taking work then
     (the daemon's seam: drain, commit what was answered) for a slice of a long pull.
 
     ``time_scale`` scales the budgets' durations (probe waits, Meta's minute, the
@@ -278,7 +240,14 @@ def run_collector(
             policy=retries,
         )
 
-    summary = asyncio.run(pull())
+    try:
+        from collector.engine import speed
+    except ImportError:  # a --source checkout from before engine.speed
+        summary = asyncio.run(pull())
+    else:
+        if tune_gc:
+            speed.tune_gc()
+        summary = speed.run(pull())
     return {
         "requests": summary.calls,
         "lines": summary.points_written,
@@ -337,28 +306,6 @@ def preload(client: str) -> None:
         importlib.import_module(name)
 
 
-def what_if() -> None:
-    """The fixes docs/benchmarks.md proposes outside the files the benchmark owns:
-
-    - ``pool._points`` builds each request's set of end_times with
-      ``pacific.end_time_of`` (a zoneinfo conversion and strftime per day, ~30 per
-      request): cached here;
-    - the cyclic GC walks the run's long-lived objects every ~700 allocations:
-      frozen after start-up, with a higher first threshold.
-    """
-    import functools
-    import gc
-
-    import collector.engine.pool
-    import collector.graph.pacific
-
-    collector.engine.pool.end_time_of = functools.lru_cache(maxsize=4096)(  # type: ignore[attr-defined]
-        collector.graph.pacific.end_time_of
-    )
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -382,14 +329,21 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--target-pct", type=float)
     parser.add_argument(
-        "--what-if",
-        action="store_true",
-        help="collector: apply the two fixes proposed for files this benchmark does not own",
+        "--loop",
+        choices=("default", "asyncio"),
+        default="default",
+        help="collector: the event loop; default: what the CLI picks (uvloop when installed)",
+    )
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="collector: the CLI's GC settings (engine.speed.tune_gc), or Python's defaults",
     )
     args = parser.parse_args()
     preload(args.client)
-    if args.what_if:
-        what_if()
+    if args.loop == "asyncio":
+        os.environ["IG_COLLECTOR_LOOP"] = "asyncio"
     if args.client in ("collector", "plan"):
         gc_s = benchlib.gc_timer()
         started = benchlib.usage_now()
@@ -399,7 +353,11 @@ def main() -> None:
                 fields = run_plan(args.config)
             else:
                 fields = run_collector(
-                    args.config, args.stop_after, args.time_scale, args.target_pct
+                    args.config,
+                    args.stop_after,
+                    args.time_scale,
+                    args.target_pct,
+                    tune_gc=args.gc == "tuned",
                 )
         fields["main_cpu_s"] = time.thread_time() - main_thread
         fields["gc_s"] = gc_s()
@@ -416,7 +374,13 @@ def main() -> None:
     started = benchlib.usage_now()
     if args.client == "floor":
         with benchlib.Timer() as timer:
-            lines = run_floor(args.base_url, requests, args.concurrency)
+            proofs: dict[str, str] = {}
+            lines = run_floor(
+                args.base_url,
+                requests,
+                args.concurrency,
+                lambda request: floor_params(request, proofs),
+            )
     else:
         with benchlib.Timer() as timer, (args.out / f"{args.client}.ndjson").open("w") as out:
             lines = runners[args.client](out)

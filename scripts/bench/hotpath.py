@@ -1,15 +1,15 @@
 """Hot path: the collector's CPU per request at zero latency, per thread, before and after.
 
     .venv/bin/python scripts/bench/hotpath.py [--accounts 300] [--repeat 3]
-        [--source DIR ...] [--what-if]
+        [--source DIR ...] [--variants]
 
 The peers' job (legacy metrics, v17.0, 90 days, 12 requests per account, ~150
 points per answer) against a zero-latency emulator in its own process, both sinks.
 Each ``--source`` is a checkout of the project (e.g. a ``git worktree`` of an older
 commit) whose ``collector`` the client imports instead of this one; the emulator
-is always this checkout's, so only the client differs. ``--what-if`` adds a row
-for this checkout with the fixes proposed for files the benchmark does not own
-(see ``clients.what_if``). Rounds are interleaved and each row keeps its round
+is always this checkout's, so only the client differs. ``--variants`` adds rows
+for this checkout with Python's GC defaults and with asyncio's own event loop,
+to measure what ``collector.engine.speed`` buys. Rounds are interleaved and each row keeps its round
 with the least CPU (the machine's speed drifts between minutes).
 
 Columns: requests per second; CPU per request in ms, split into the event loop's
@@ -112,15 +112,23 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--source", type=Path, action="append", default=[])
-    parser.add_argument("--what-if", action="store_true")
+    parser.add_argument("--variants", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     variants: list[tuple[str, Path | None, list[str]]] = [
         (describe(source), source, []) for source in args.source
     ]
     variants.append((describe(None), None, []))
-    if args.what_if:
-        variants.append(("this checkout + proposed fixes (--what-if)", None, ["--what-if"]))
+    if args.variants:
+        variants.append(("this checkout, GC defaults", None, ["--gc", "default"]))
+        variants.append(("this checkout, asyncio loop", None, ["--loop", "asyncio"]))
+        variants.append(
+            (
+                "this checkout, GC defaults, asyncio loop",
+                None,
+                ["--gc", "default", "--loop", "asyncio"],
+            )
+        )
     best: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-hotpath-") as tmp:
         base = Path(tmp)
