@@ -48,8 +48,10 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
 
     The same bytes as joining :func:`encode_point` of each row's point, built
     from bytes without a dict or an orjson call per line: the strings of a row
-    (ids, names, versions, times) recur across thousands of lines, so each is
-    JSON-encoded once and kept (:func:`_quoted`); the dimensions are already
+    (ids, names, versions) recur across thousands of lines, so each is
+    JSON-encoded once and kept (:func:`_quoted`); ``fetched_at``, new with
+    every answer, is encoded once per run of rows sharing it and never kept
+    (a cache of them would only grow); the dimensions are already
     canonical JSON text; an integer is written with ``%d``, which is its JSON;
     a float goes through orjson (its shortest round-trip form, the same as
     :func:`encode_point`'s). Raises ``ValueError`` like :func:`encode_point`.
@@ -57,6 +59,7 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
     quoted = _QUOTED
     dims = _DIMENSIONS
     lines = []
+    last_fetched, fetched = "", b'""'
     for account_id, metric, period, dimensions, end_ts, value, api_version, fetched_at in rows:
         if type(value) is int:
             number = b"%d" % value
@@ -64,6 +67,8 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
             if not math.isfinite(value):
                 raise ValueError(f"non-finite value for {metric} of {account_id}: {value}")
             number = orjson.dumps(value)
+        if fetched_at != last_fetched:
+            last_fetched, fetched = fetched_at, orjson.dumps(fetched_at)
         lines.append(
             _LINE
             % (
@@ -74,7 +79,7 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
                 dims.get(dimensions) or _raw(dimensions),
                 number,
                 quoted.get(api_version) or _quoted(api_version),
-                quoted.get(fetched_at) or _quoted(fetched_at),
+                fetched,
             )
         )
     return b"".join(lines)
@@ -90,11 +95,11 @@ _LINE = (
     b'"value":%b,"api_version":%b,"fetched_at":%b}\n'
 )
 # The JSON of the strings seen and the bytes of the dimension texts; cleared when full
-# (each answer brings a new fetched_at).
+# (a registry of more accounts than that still works, re-encoding as it goes).
 _QUOTED: dict[str, bytes] = {}
 _DIMENSIONS: dict[str, bytes] = {}
 _END_TIMES: dict[int, bytes] = {}
-_CACHE_MAX = 65_536
+_CACHE_MAX = 16_384
 
 
 def _quoted(text: str) -> bytes:

@@ -83,7 +83,12 @@ class SeriesIds:
     Series rows are never changed or deleted, so an id once committed stays
     right; ids learned by inserting inside a transaction are forgotten again if
     it rolls back (:meth:`rolled_back`), and kept once it commits (:meth:`committed`).
+    Memory stays bounded: past :data:`MAX_KNOWN` ids the cache starts afresh
+    between transactions (10,000 accounts hold ~400,000 series; the accounts in
+    flight are a few hundred, and a forgotten one costs one SELECT to learn again).
     """
+
+    MAX_KNOWN: Final = 50_000
 
     def __init__(self) -> None:
         self._known: dict[SeriesKey, int] = {}
@@ -91,6 +96,8 @@ class SeriesIds:
 
     def committed(self) -> None:
         self._inserted.clear()
+        if len(self._known) > self.MAX_KNOWN:
+            self._known.clear()
 
     def rolled_back(self) -> None:
         for key in self._inserted:

@@ -34,3 +34,21 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(SchemaError, match="schema 99"):
         await Store.open(path)
+
+
+async def test_a_series_first_met_in_a_rolled_back_transaction_is_stored_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """The series id cache forgets ids whose INSERT rolled back: the point of a new series
+    recorded again after a rollback is stored and read back under its series."""
+    store = await Store.open(tmp_path / "s.sqlite")
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            async with store.transaction() as tx:
+                await tx.record_outcomes([outcome("k1", (point(7, metric="new_metric"),))])
+                raise RuntimeError("boom")
+        async with store.transaction() as tx:
+            await tx.record_outcomes([outcome("k1", (point(7, metric="new_metric"),))])
+        assert await store.points() == [point(7, metric="new_metric")]
+    finally:
+        await store.close()
