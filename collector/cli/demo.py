@@ -8,13 +8,13 @@ talking to an emulator.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 
 import structlog
 
 from collector.config.load import load_config
+from collector.engine import speed
 from collector.reporting.summary import render_table
 from collector.storage.inspect import check_outputs
 
@@ -74,4 +74,5 @@ def run_demo(*, config_path: Path | None, out: Path, keep: bool) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not keep:
         _clear(out, ("demo.ndjson", "demo.sqlite"))
-    return asyncio.run(_demo(config_path or find_demo_config(), out, keep))
+    speed.tune_gc()
+    return speed.run(_demo(config_path or find_demo_config(), out, keep))

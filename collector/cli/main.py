@@ -169,7 +169,7 @@ def _daemon(args: argparse.Namespace) -> int:
         daemon.install_signals()
         return await daemon.run()
 
-    speed.tune_gc()
+    speed.tune_gc(long_lived=True)
     try:
         return speed.run(serve())
     except asyncio.CancelledError:  # a second SIGTERM/SIGINT: cancelled without the grace

@@ -81,7 +81,7 @@ def worker_command(args: argparse.Namespace) -> int:
         log.info("worker_stopped", calls=summary.calls, failed=summary.failed)
         return EXIT_OK
 
-    speed.tune_gc()
+    speed.tune_gc(long_lived=True)
     return speed.run(serve())
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -194,3 +196,26 @@ async def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert rows == len(lines) > 0
     assert len(accounts) == 36
     assert "run_summary" in err
+
+
+@pytest.mark.parametrize("loop", ["default", "asyncio"])
+async def test_run_summary_names_its_event_loop_and_counts_its_connections(
+    loop: str, tmp_path: Path, emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`run` says which loop ran it (uvloop when installed, unless IG_COLLECTOR_LOOP=asyncio)
+    and how many connections it opened: at most its concurrency, each reused."""
+    scenario, running = emulator
+    path = write_config(
+        tmp_path / "c.toml", scenario, running.base_url, since="2025-10-20", until="2025-11-19",
+        out=tmp_path, metrics=("reach", "follower_count"),
+    )  # fmt: skip
+    if loop == "asyncio":
+        monkeypatch.setenv("IG_COLLECTOR_LOOP", "asyncio")
+    code, _out, err = await _cli(
+        "--log-format", "json", "--log-level", "info", "run", "--config", str(path), "--no-progress"
+    )
+    assert code == 0, err[-2000:]
+    (summary,) = [json.loads(line) for line in err.splitlines() if '"run_summary"' in line]
+    installed = importlib.util.find_spec("uvloop") is not None
+    assert summary["event_loop"] == ("uvloop" if installed and loop == "default" else "asyncio")
+    assert 1 <= summary["connections"] <= 8 < summary["requests"]
