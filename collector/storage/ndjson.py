@@ -47,19 +47,22 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
     """Rows (:mod:`collector.model.rows`) as consecutive NDJSON lines (``b""`` for none).
 
     The same bytes as joining :func:`encode_point` of each row's point, built
-    from bytes without a dict or an orjson call per line: the strings of a row
-    (ids, names, versions) recur across thousands of lines, so each is
-    JSON-encoded once and kept (:func:`_quoted`); ``fetched_at``, new with
-    every answer, is encoded once per run of rows sharing it and never kept
-    (a cache of them would only grow); the dimensions are already
+    from byte pieces joined once, without a dict or an orjson call per line. A
+    line is ``head + end_time + dimensions + value + tail``: the head (account,
+    metric, period) and the tail (api_version, fetched_at) are shared by the
+    consecutive rows of one series and one answer, so each is made when it
+    changes (an identity check per row); the strings in them are JSON-encoded
+    once and kept (:func:`_quoted`), except ``fetched_at``, new with every
+    answer, which a cache would only grow on. The dimensions are already
     canonical JSON text; an integer is written with ``%d``, which is its JSON;
-    a float goes through orjson (its shortest round-trip form, the same as
-    :func:`encode_point`'s). Raises ``ValueError`` like :func:`encode_point`.
+    a float goes through orjson (its shortest round-trip form, as
+    :func:`encode_point` writes it). Raises ``ValueError`` like :func:`encode_point`.
     """
-    quoted = _QUOTED
-    dims = _DIMENSIONS
-    lines = []
-    last_fetched, fetched = "", b'""'
+    parts: list[bytes] = []
+    extend = parts.extend
+    quoted, dims, ends = _QUOTED, _DIMENSIONS, _END_TIMES
+    account = metric_ = period_ = version = fetched = None
+    head = tail = b""
     for account_id, metric, period, dimensions, end_ts, value, api_version, fetched_at in rows:
         if type(value) is int:
             number = b"%d" % value
@@ -67,22 +70,31 @@ def encode_rows(rows: Iterable[PointRow]) -> bytes:
             if not math.isfinite(value):
                 raise ValueError(f"non-finite value for {metric} of {account_id}: {value}")
             number = orjson.dumps(value)
-        if fetched_at != last_fetched:
-            last_fetched, fetched = fetched_at, orjson.dumps(fetched_at)
-        lines.append(
-            _LINE
-            % (
+        if metric is not metric_ or account_id is not account or period is not period_:
+            account, metric_, period_ = account_id, metric, period
+            head = _HEAD % (
                 quoted.get(account_id) or _quoted(account_id),
                 quoted.get(metric) or _quoted(metric),
                 quoted.get(period) or _quoted(period),
-                _END_TIMES.get(end_ts) or _end_time(end_ts),
-                dims.get(dimensions) or _raw(dimensions),
-                number,
+            )
+        if fetched_at is not fetched or api_version is not version:
+            version, fetched = api_version, fetched_at
+            tail = _TAIL % (
                 quoted.get(api_version) or _quoted(api_version),
-                fetched,
+                orjson.dumps(fetched_at),
+            )
+        extend(
+            (
+                head,
+                ends.get(end_ts) or _end_time(end_ts),
+                _DIMENSIONS_KEY,
+                dims.get(dimensions) or _raw(dimensions),
+                _VALUE_KEY,
+                number,
+                tail,
             )
         )
-    return b"".join(lines)
+    return b"".join(parts)
 
 
 def encode_points(points: Iterable[Point]) -> bytes:
@@ -90,10 +102,11 @@ def encode_points(points: Iterable[Point]) -> bytes:
     return encode_rows([row_of(point) for point in points])
 
 
-_LINE = (
-    b'{"account_id":%b,"metric":%b,"period":%b,"end_time":%b,"dimensions":%b,'
-    b'"value":%b,"api_version":%b,"fetched_at":%b}\n'
-)
+# The pieces of a line (keys in Point.as_dict order), see encode_rows.
+_HEAD = b'{"account_id":%b,"metric":%b,"period":%b,"end_time":'
+_DIMENSIONS_KEY = b',"dimensions":'
+_VALUE_KEY = b',"value":'
+_TAIL = b',"api_version":%b,"fetched_at":%b}\n'
 # The JSON of the strings seen and the bytes of the dimension texts; cleared when full
 # (a registry of more accounts than that still works, re-encoding as it goes).
 _QUOTED: dict[str, bytes] = {}

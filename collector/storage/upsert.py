@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import count
 from typing import Final
 
 import aiosqlite
@@ -105,16 +106,16 @@ class SeriesIds:
         self._inserted.clear()
 
     async def resolve(
-        self, db: aiosqlite.Connection, rows: Sequence[PointRow]
+        self, db: aiosqlite.Connection, keys: Iterable[SeriesKey]
     ) -> dict[SeriesKey, int]:
-        """Series key -> id, holding every row's series, adding the series not stored yet.
+        """Series key -> id, holding every one of ``keys``, adding the series not stored yet.
 
         Unknown series are looked up by account (the account's every series is
         learned at once: its next answers need them), and what is still missing
         is inserted.
         """
         known = self._known
-        missing = {key for row in rows if (key := (row[0], row[1], row[2], row[3])) not in known}
+        missing = set(keys).difference(known)
         if not missing:
             return known
         accounts = sorted({key[0] for key in missing})
@@ -163,15 +164,16 @@ async def upsert_outcomes(
     unique, staged = latest_rows(outcomes)
     changed: tuple[PointRow, ...] = ()
     if unique:
-        ids = await series.resolve(db, unique)
+        keys = [(row[0], row[1], row[2], row[3]) for row in unique]
+        ids = await series.resolve(db, keys)
         reserved = await db.execute_fetchall(_RESERVE, (len(unique),))
         base = int(next(iter(reserved))["value"]) - len(unique) + 1
         written: list[int] = []
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
             values: list[object] = []
-            for seq, row in enumerate(chunk, base + start):
-                values += (ids[row[0], row[1], row[2], row[3]], row[4], row[5], row[6], row[7], seq)
+            for seq, key, row in zip(count(base + start), keys[start : start + _CHUNK], chunk):
+                values += (ids[key], row[4], row[5], row[6], row[7], seq)
             size = _statement_rows(len(chunk))
             values += values[-6:] * (size - len(chunk))
             written += [r[0] for r in await db.execute_fetchall(_upsert(size), values)]
