@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench/peers.py [--accounts 100] [--latency-ms 50]
         [--jitter-ms 10] [--concurrency 32] [--repeat 1] [--clients NAME ...] [--work DIR]
+        [--before DIR]
 
 One run: a scenario of ``--accounts`` accounts is served by ``ig-collector emulator``
 in its own process, with a latency uniform in ``latency-ms ± jitter-ms`` before every
@@ -11,6 +12,8 @@ legacy metrics (v17.0) for 90 end_time dates of every account, to NDJSON. The
 clients run one after the other against the same emulator; ``--repeat`` runs the
 whole round that many times and keeps, per client, the round with the least CPU.
 ``--clients`` picks some of them (default: every peer; ``airbyte`` only when named).
+``--before DIR`` adds a row for the collector of another checkout (an older commit's
+``git worktree``), run by the same ``clients.py``, so before and after share one run.
 ``floor`` is a bare aiohttp loop over the same requests that parses each answer and
 writes nothing: the floor of any asyncio client that understands the answer.
 
@@ -44,6 +47,7 @@ import benchlib
 
 CLIENTS = ("collector", "pyfacebook-threads", "pyfacebook", "facebook-business", "floor")
 THREADS = "pyfacebook-threads"
+BEFORE = "collector (before)"  # --before: the collector of an older checkout
 
 
 def run_round(
@@ -52,6 +56,7 @@ def run_round(
     accounts: int,
     concurrency: int,
     clients: list[str],
+    before: Path | None = None,
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     for client in clients:
@@ -59,8 +64,9 @@ def run_round(
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*"):
             old.unlink()
-        argv = ["scripts/bench/clients.py", client, "--out", str(folder)]
-        if client == "collector":
+        kind = "collector" if client == BEFORE else client
+        argv = ["scripts/bench/clients.py", kind, "--out", str(folder)]
+        if kind == "collector":
             config = benchlib.write_collector_config(
                 folder, emulator.base_url, accounts, concurrency=concurrency
             )
@@ -75,7 +81,8 @@ def run_round(
                 str(concurrency),
             ]
         before = emulator.cpu_s()
-        report = benchlib.run_child(argv, log=folder / "stderr.log")
+        source = before if client == BEFORE else None
+        report = benchlib.run_child(argv, log=folder / "stderr.log", source=source)
         row = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
         row["emulator_cpu_s"] = emulator.cpu_s() - before
         results[client] = row
@@ -207,8 +214,16 @@ def main() -> None:
         default=list(CLIENTS),
         help="the clients to run, in this order (default: every peer, not airbyte)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout of an older commit (git worktree add DIR REV): its collector gets a"
+        " row of its own, measured in the same run",
+    )
     args = parser.parse_args()
     peers = [c for c in dict.fromkeys(args.clients) if c != "airbyte"]
+    if args.before is not None:
+        peers.insert(peers.index("collector") + 1 if "collector" in peers else 0, BEFORE)
     # Latency uniform in [fixed, fixed + 2 x jitter]: centred on --latency-ms, never < 0.
     jitter = min(args.jitter_ms, args.latency_ms)
     latency = f"{args.latency_ms:g} ± {jitter:g} ms"
@@ -229,7 +244,7 @@ def main() -> None:
         with benchlib.emulator(scenario) as emulator:
             for _ in range(args.repeat if peers else 0):
                 for client, row in run_round(
-                    base, emulator, args.accounts, args.concurrency, peers
+                    base, emulator, args.accounts, args.concurrency, peers, args.before
                 ).items():
                     if client not in best or row["cpu_s"] < best[client]["cpu_s"]:
                         best[client] = row
