@@ -1,7 +1,7 @@
 """Limits: the collector's wall time against the bounds no client can beat.
 
     .venv/bin/python scripts/bench/limits.py [--accounts 300] [--latency-ms 50]
-        [--concurrency 32] [--budget-per-s 150] [--wrk-seconds 10]
+        [--concurrency 32] [--budget-per-s 150] [--wrk-seconds 10] [--before DIR]
 
 For one job (the peers' job: legacy metrics, v17.0, 90 end_time dates, 12 requests
 per account) three bounds on the wall time:
@@ -20,6 +20,9 @@ and a budget of ``--budget-per-s`` calls/s (b). Each row gives the bounds, the
 tightest, the wall time and its ratio to the tightest. A second ceiling is
 measured for a light request (one metric, one day) to show the emulator's HTTP
 ceiling apart from the work of making 150 values per answer.
+
+``--before DIR`` adds a zero-latency run of an older checkout's collector (a ``git
+worktree``), so the ceiling ratio is measured before and after in one run.
 
 Note: the emulator and the collector share the machine's cores in every run.
 """
@@ -122,10 +125,15 @@ def wrk_ceiling(
 
 
 def run_collector(
-    folder: Path, scenario: Path, accounts: int, concurrency: int, calls_per_hour: float
+    folder: Path,
+    scenario: Path,
+    accounts: int,
+    concurrency: int,
+    calls_per_hour: float,
+    source: Path | None = None,
 ) -> tuple[dict[str, object], float]:
-    """One collector run of the job against a fresh emulator; its report and the
-    emulator's CPU seconds."""
+    """One collector run of the job against a fresh emulator (``source``: the collector
+    of that checkout); its report and the emulator's CPU seconds."""
     with benchlib.emulator(scenario) as emulator:
         config = benchlib.write_collector_config(
             folder,
@@ -138,6 +146,7 @@ def run_collector(
         report = benchlib.run_child(
             ["scripts/bench/clients.py", "collector", "--config", str(config)],
             log=folder / "stderr.log",
+            source=source,
         )
         return report, emulator.cpu_s() - before
 
@@ -149,6 +158,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--budget-per-s", type=float, default=150.0)
     parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="an older checkout (git worktree): its collector's zero-latency run, beside this one",
+    )
     args = parser.parse_args()
     unlimited = 36_000_000.0  # 10,000 calls/s: never the bound here
     with tempfile.TemporaryDirectory(prefix="bench-limits-") as tmp:
@@ -173,22 +187,27 @@ def main() -> None:
                 args.wrk_seconds,
                 args.concurrency,
             )
-        runs = [
-            ("50 ms latency, no budget limit", slow, unlimited, args.latency_ms / 1000),
-            ("zero latency, no budget limit", zero, unlimited, 0.0),
+        runs: list[tuple[str, Path, float, float, Path | None]] = [
+            ("50 ms latency, no budget limit", slow, unlimited, args.latency_ms / 1000, None),
+            ("zero latency, no budget limit", zero, unlimited, 0.0, None),
             (
                 f"zero latency, budget {args.budget_per_s:g} calls/s",
                 zero,
                 args.budget_per_s * 3600,
                 0.0,
+                None,
             ),
         ]
+        if args.before is not None:
+            runs.insert(
+                2, ("zero latency, no budget limit, before", zero, unlimited, 0.0, args.before)
+            )
         rows = []
-        throughput = ""
-        for name, scenario, calls_per_hour, latency_s in runs:
+        throughput = []
+        for name, scenario, calls_per_hour, latency_s, source in runs:
             folder = base / re.sub(r"\W+", "-", name)
             report, emu_cpu = run_collector(
-                folder, scenario, args.accounts, args.concurrency, calls_per_hour
+                folder, scenario, args.accounts, args.concurrency, calls_per_hour, source
             )
             requests = float(report["requests"])  # type: ignore[arg-type]
             wall = float(report["wall_s"])  # type: ignore[arg-type]
@@ -214,9 +233,10 @@ def main() -> None:
                 ]
             )
             if latency_s == 0 and calls_per_hour == unlimited:
-                throughput = (
-                    f"zero-latency throughput: {requests / wall:,.0f} requests/s = "
-                    f"{requests / wall / ceiling:.2f} of the emulator's ceiling"
+                throughput.append(
+                    f"zero-latency throughput{' (before)' if source else ''}: "
+                    f"{requests / wall:,.0f} requests/s = "
+                    f"{requests / wall / ceiling:.2f} of the emulator's ceiling (goal >= 0.7)"
                 )
     print(
         f"limits: {args.accounts} accounts x 12 requests (legacy metrics, 90 days), "
@@ -246,7 +266,7 @@ def main() -> None:
             rows,
         )
     )
-    print(f"\n{throughput}")
+    print("\n" + "\n".join(throughput))
 
 
 if __name__ == "__main__":
