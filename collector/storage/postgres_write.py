@@ -28,9 +28,10 @@ Recording a batch (:meth:`PostgresTransaction.record_outcomes`):
 
 At commit (:meth:`PostgresTransaction.finish`) one last statement reserves a
 range of the commit sequence, ``UPDATE counters ... RETURNING``, and turns
-the provisional seqs into it. The counter's row lock is held until COMMIT, so
-the next writer's range is reserved only after this one is visible: sequence
-order is commit order (:meth:`~collector.storage.protocol.InsightStore.committed_after`).
+the provisional seqs of the rows written (found by their keys) into it; a
+transaction that wrote no point takes no range. The counter's row lock is held
+until COMMIT, so the next writer's range is reserved only after this one is
+visible: sequence order is commit order (:meth:`~collector.storage.protocol.InsightStore.committed_after`).
 """
 
 from __future__ import annotations
@@ -128,12 +129,15 @@ ON CONFLICT (key) DO UPDATE SET
     lease_owner = NULL, lease_until = NULL
 """
 
-# The commit sequence: the transaction's last statement (see the module docstring).
+# The commit sequence: the transaction's last statement (see the module docstring). The
+# rows written are named by key: a search for seq < 0 is a scan of the whole table
+# whenever the planner lacks statistics (a new or freshly loaded store).
 _SEQUENCE: Final = """
 WITH reserved AS (
     UPDATE counters SET value = value + %(n)s WHERE name = 'insights' RETURNING value)
-UPDATE points SET seq = reserved.value - %(n)s - points.seq
-FROM reserved WHERE points.seq < 0
+UPDATE points AS p SET seq = reserved.value - %(n)s - p.seq
+FROM reserved, unnest(%(series)s::bigint[], %(ends)s::bigint[]) AS w (series_id, end_ts)
+WHERE p.series_id = w.series_id AND p.end_ts = w.end_ts AND p.seq < 0
 """
 
 _CHECKPOINT: Final = """
@@ -253,6 +257,8 @@ class PostgresTransaction:
         self._series = series
         self._open = True
         self._issued = 0  # provisional seqs handed out: -1 .. -issued
+        # The keys (series_id, end_ts) of the rows written with a provisional seq.
+        self._written: tuple[list[int], list[int]] = ([], [])
 
     async def record_outcomes(
         self, outcomes: Sequence[Outcome], fence: Fence | None = None
@@ -289,6 +295,10 @@ class PostgresTransaction:
             else:
                 ords = await _upsert_by_values(cur, rows)
             changed = tuple([unique[o - base - 1] for o in sorted(ords)])
+            series_ids, ends = self._written
+            for r in changed:
+                series_ids.append(ids[r[0], r[1], r[2], r[3]])
+                ends.append(r[4])
         now = rfc3339(self._clock.now())
         ledger = [
             (o.key, o.account_id, o.app, ",".join(o.metrics), o.period, o.since, o.until,
@@ -317,8 +327,10 @@ class PostgresTransaction:
 
         Called by the store right before COMMIT, after :meth:`end`.
         """
-        if self._issued:
-            await self._conn.execute(_SEQUENCE, {"n": self._issued})
+        series_ids, ends = self._written
+        if series_ids:  # (nothing written: no sequence numbers to take)
+            params = {"n": self._issued, "series": series_ids, "ends": ends}
+            await self._conn.execute(_SEQUENCE, params)
 
     def _usable(self) -> AsyncConnection[DictRow]:
         if not self._open:
