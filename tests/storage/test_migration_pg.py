@@ -127,8 +127,10 @@ async def test_series_are_numbered_in_the_order_they_were_first_stored(
 async def test_the_export_reader_finds_every_point(
     migrated: PostgresStore, conn: psycopg.AsyncConnection[DictRow]
 ) -> None:
-    """The export seam reads every migrated point, and a bounded query only the dated ones."""
+    """The export seam reads every migrated point and account, and a bounded query only
+    the dated ones."""
     reader = PostgresPointReader(conn)
+    assert await reader.accounts() == ["111", "222"]
     read = [p async for chunk in reader.chunks(PointQuery()) for p in chunk]
     assert sorted(read, key=repr) == sorted(map(_as_point, _V2_ROWS), key=repr)
     bounded = PointQuery(end_from="2024-02-21T00:00:00Z", undated=False)
