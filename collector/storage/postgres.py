@@ -40,6 +40,7 @@ from collector.model.outcome import (
     LedgerSummary,
 )
 from collector.model.records import Point
+from collector.model.rows import end_time_text
 from collector.storage.postgres_connect import (
     CONNECT_TIMEOUT_S,
     connect,
@@ -54,6 +55,7 @@ from collector.storage.postgres_write import (
     DEFAULT_WRITE_METHOD,
     STAGE,
     PostgresTransaction,
+    SeriesIds,
     WriteMethod,
 )
 from collector.storage.protocol import REFRESH_SUFFIX, AccountFreshness, NdjsonFile
@@ -74,9 +76,22 @@ _LEDGER_COLUMNS: Final = (
     "key, account_id, app, metrics, period, since, until, state, attempts, reason, points,"
     " updated_at"
 )
-_POINT_SELECT: Final = (
-    "SELECT account_id, metric, period, end_time, dimensions, value, api_version, fetched_at"
+# The points with their series, from the base tables (not the insights view: its
+# end_time is text made per row); read by _stored_point.
+_POINTS_SELECT: Final = (
+    "SELECT s.account_id, s.metric, s.period, p.end_ts, s.dimensions, p.value,"
+    " p.api_version, p.fetched_at, p.seq FROM points AS p JOIN series AS s ON s.id = p.series_id"
 )
+# The newest end_ts per account: the last entry of each series in the points key,
+# (series_id, end_ts), instead of a scan of every point. NO_END_TIME (0) is below any
+# other end_ts and stands for "none", as max(end_time) over NULLs did.
+_NEWEST: Final = """
+SELECT s.account_id, max(last.end_ts) AS newest
+FROM series AS s CROSS JOIN LATERAL (
+    SELECT p.end_ts FROM points AS p WHERE p.series_id = s.id ORDER BY p.end_ts DESC LIMIT 1
+) AS last
+GROUP BY s.account_id
+"""
 _FINISHED: Final = "state IN ('done', 'no_data')"
 _FRESHNESS: Final = f"""
 SELECT account_id,
@@ -108,6 +123,7 @@ class PostgresStore(PostgresQueue):
         self._clock = clock
         self._method = method
         self._lock = asyncio.Lock()  # one write transaction at a time: see transaction()
+        self._series = SeriesIds()  # the ids of the series met so far (schema version 3)
 
     @classmethod
     async def open(
@@ -178,14 +194,21 @@ class PostgresStore(PostgresQueue):
         ended); the commit sequence and ``COMMIT`` when the block ends
         normally; ``ROLLBACK`` when it raises, is cancelled or the COMMIT
         fails, and the exception propagates. The lock is released in every case.
+        Series ids the transaction inserted are remembered only if it commits.
         """
-        async with self._lock, self._pool.connection() as conn, conn.transaction():
-            tx = PostgresTransaction(conn, self._clock, self._method)
+        async with self._lock:
             try:
-                yield tx
-            finally:
-                tx.end()
-            await tx.finish()
+                async with self._pool.connection() as conn, conn.transaction():
+                    tx = PostgresTransaction(conn, self._clock, self._method, self._series)
+                    try:
+                        yield tx
+                    finally:
+                        tx.end()
+                    await tx.finish()
+            except BaseException:
+                self._series.rolled_back()
+                raise
+            self._series.committed()
 
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store ``checkpoint`` in a transaction of its own (a writer's start)."""
@@ -230,18 +253,18 @@ class PostgresStore(PostgresQueue):
         )
 
     async def points(self, account_id: str | None = None) -> list[Point]:
-        """Every stored point (of one account if given), in insertion order."""
+        """Every stored point (of one account if given), in commit order (by ``seq``)."""
         if account_id is None:
-            rows = await self._fetch(f"{_POINT_SELECT} FROM insights ORDER BY id")
+            rows = await self._fetch(f"{_POINTS_SELECT} ORDER BY p.seq")
         else:
-            sql = f"{_POINT_SELECT} FROM insights WHERE account_id = %s ORDER BY id"
+            sql = f"{_POINTS_SELECT} WHERE s.account_id = %s ORDER BY p.seq"
             rows = await self._fetch(sql, (account_id,))
-        return [point_of(r) for r in rows]
+        return [_stored_point(r) for r in rows]
 
     async def committed_after(self, seq: int, limit: int) -> list[tuple[int, Point]]:
         """Up to ``limit`` committed points whose sequence is past ``seq``, in sequence order."""
-        sql = f"{_POINT_SELECT}, seq FROM insights WHERE seq > %s ORDER BY seq LIMIT %s"
-        return [(int(r["seq"]), point_of(r)) for r in await self._fetch(sql, (seq, limit))]
+        sql = f"{_POINTS_SELECT} WHERE p.seq > %s ORDER BY p.seq LIMIT %s"
+        return [(int(r["seq"]), _stored_point(r)) for r in await self._fetch(sql, (seq, limit))]
 
     async def ndjson_files(self) -> list[NdjsonFile]:
         """Every NDJSON file committed to, oldest first: which file holds what."""
@@ -257,9 +280,8 @@ class PostgresStore(PostgresQueue):
             r["account_id"]: (r["refresh"], r["lifetime"], int(r["pending"]), int(r["failed"]))
             for r in await self._fetch(_FRESHNESS, (f"%{REFRESH_SUFFIX}",))
         }
-        sql = "SELECT account_id, max(end_time) AS newest FROM insights GROUP BY account_id"
         newest: dict[str, str | None] = {
-            r["account_id"]: r["newest"] for r in await self._fetch(sql)
+            r["account_id"]: end_time_text(int(r["newest"])) for r in await self._fetch(_NEWEST)
         }
         result = []
         for account in sorted(ledger.keys() | newest.keys()):
@@ -277,10 +299,20 @@ def _number(value: Decimal) -> int | float:
 
 
 def point_of(row: DictRow) -> Point:
-    """A stored point from an ``insights`` row read by column name."""
+    """A stored point from a row of the ``insights`` view read by column name."""
     return Point(
         account_id=row["account_id"], metric=row["metric"], period=row["period"],
         end_time=row["end_time"], dimensions=orjson.loads(row["dimensions"]),
+        value=_number(row["value"]), api_version=row["api_version"],
+        fetched_at=row["fetched_at"],
+    )  # fmt: skip
+
+
+def _stored_point(row: DictRow) -> Point:
+    """A stored point from a row of :data:`_POINTS_SELECT` (``end_ts``, not ``end_time``)."""
+    return Point(
+        account_id=row["account_id"], metric=row["metric"], period=row["period"],
+        end_time=end_time_text(int(row["end_ts"])), dimensions=orjson.loads(row["dimensions"]),
         value=_number(row["value"]), api_version=row["api_version"],
         fetched_at=row["fetched_at"],
     )  # fmt: skip

@@ -9,12 +9,17 @@ current); a database of a newer version is refused and left as it was.
 
 Where PostgreSQL differs from the SQLite file:
 
-- ``insights``: the identity is ``UNIQUE NULLS NOT DISTINCT`` (PostgreSQL 15), so
-  two points without an end_time collide as they must; ``value`` is NUMERIC
+- ``points`` (version 3; ``insights`` up to version 2): ``value`` is NUMERIC
   (exact for integers and for a float's shortest decimal form; 5 equals 5.0
   when an upsert compares) and NaN or infinities are refused, as SQLite's
-  NOT NULL refuses the NULL a NaN becomes there; ``id`` is the insertion
-  order SQLite's rowid gives.
+  NOT NULL refuses the NULL a NaN becomes there. Version 2's ``insights``
+  table had a ``UNIQUE NULLS NOT DISTINCT`` identity (PostgreSQL 15) and an
+  ``id`` (SQLite's rowid); version 3's ``insights`` view keeps an ``id``
+  column, the commit sequence, so SQL that ordered by it still runs.
+- ``series`` and ``points`` (version 3): the narrow identity, as in the
+  SQLite store: a series row per (account_id, metric, period, dimensions),
+  never changed or deleted (a writer caches the ids), and a point per
+  (series_id, end_ts), ``end_ts`` the end_time in Unix seconds (0: none).
 - Keys and identities compare byte for byte (``COLLATE "C"``), as SQLite's do,
   whatever the database's locale: cheaper to index, and the order Python's
   ``sorted`` gives, which the writers use to lock rows in one order.
@@ -97,9 +102,52 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO counters (name, value) SELECT 'insights', coalesce(max(seq), 0) FROM insights;
 """
 
+# Version 3: the narrow identity (issue 17), as the SQLite store's version 3. Series are
+# numbered in the order their first point was stored (the old id), explicitly rather
+# than by the order INSERT ... SELECT happens to draw identity values; every point
+# keeps its value, payload and commit sequence; end_ts is the end_time in Unix
+# seconds, 0 for none (collector.model.rows.NO_END_TIME). The view gives SQL written
+# against the version-2 table its columns, ``id`` being the commit sequence (a
+# point's place in commit order, unique like the old id).
+_VERSION_3: Final = """
+CREATE TABLE series (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL, metric TEXT COLLATE "C" NOT NULL,
+    period TEXT COLLATE "C" NOT NULL, dimensions TEXT COLLATE "C" NOT NULL,
+    CONSTRAINT series_identity UNIQUE (account_id, metric, period, dimensions));
+CREATE TABLE points (
+    series_id BIGINT NOT NULL REFERENCES series (id),
+    end_ts BIGINT NOT NULL,
+    value NUMERIC NOT NULL CONSTRAINT points_value_finite
+        CHECK (value NOT IN ('NaN', 'Infinity', '-Infinity')),
+    api_version TEXT NOT NULL, fetched_at TEXT NOT NULL, seq BIGINT NOT NULL,
+    PRIMARY KEY (series_id, end_ts));
+INSERT INTO series (id, account_id, metric, period, dimensions) OVERRIDING SYSTEM VALUE
+SELECT row_number() OVER (ORDER BY min(id)), account_id, metric, period, dimensions
+FROM insights GROUP BY account_id, metric, period, dimensions;
+SELECT setval(pg_get_serial_sequence('series', 'id'), coalesce(max(id), 0) + 1, false)
+FROM series;
+INSERT INTO points (series_id, end_ts, value, api_version, fetched_at, seq)
+SELECT s.id, coalesce(extract(epoch FROM i.end_time::timestamptz)::bigint, 0), i.value,
+       i.api_version, i.fetched_at, i.seq
+FROM insights AS i JOIN series AS s
+  ON s.account_id = i.account_id AND s.metric = i.metric AND s.period = i.period
+ AND s.dimensions = i.dimensions;
+DROP TABLE insights;
+CREATE INDEX points_seq ON points (seq);
+CREATE VIEW insights AS
+SELECT p.seq AS id, s.account_id AS account_id, s.metric AS metric, s.period AS period,
+       CASE WHEN p.end_ts = 0 THEN NULL
+            ELSE to_char(to_timestamp(p.end_ts) AT TIME ZONE 'UTC',
+                         'YYYY-MM-DD"T"HH24:MI:SS"Z"') END COLLATE "C" AS end_time,
+       s.dimensions AS dimensions, p.value AS value, p.api_version AS api_version,
+       p.fetched_at AS fetched_at, p.seq AS seq
+FROM points AS p JOIN series AS s ON s.id = p.series_id;
+"""
+
 # STEPS[v - 1] brings a schema of version v - 1 to version v. A later version appends
 # its step; a step never changes once released.
-STEPS: Final = (_VERSION_1, _VERSION_2)
+STEPS: Final = (_VERSION_1, _VERSION_2, _VERSION_3)
 SCHEMA_VERSION: Final = len(STEPS)
 
 # A schema name the store puts in search_path as it is: a plain, unquoted identifier.

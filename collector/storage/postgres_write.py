@@ -10,34 +10,40 @@ Recording a batch (:meth:`PostgresTransaction.record_outcomes`):
 1. Lock the batch's ledger rows, in key order (every writer, renewal and job
    locks ledger rows in key order, so they wait for each other instead of
    deadlocking), and drop the outcomes the fence does not let through.
-2. Upsert the points in one statement per chunk, by one of two methods
+2. Give the points' series their ids (:class:`SeriesIds`: from the store's
+   memory, else the accounts' series read at once, else inserted), schema
+   version 3's narrow identity: a point is (series_id, end_ts).
+3. Upsert the points in one statement per chunk, by one of two methods
    (:data:`WRITE_METHODS`, measured in ``docs/benchmarks.md``): ``copy``
    streams them into a per-connection TEMP table and upserts from it with
    ``INSERT ... SELECT``; ``values`` sends multi-row ``INSERT ... VALUES``.
-   Either way ``ON CONFLICT ... DO UPDATE ... WHERE value IS DISTINCT FROM``
-   leaves equal values alone, and the rows it writes carry a provisional,
-   negative ``seq`` (minus their place in this transaction), returned by
-   ``RETURNING``: that is how the changed points are known.
-3. Upsert the ledger rows (attempts added, a failure never demotes a finished
+   Either way the rows go in (series_id, end_ts) order, so two writers lock
+   shared rows in one order, and ``ON CONFLICT (series_id, end_ts) DO UPDATE
+   ... WHERE value IS DISTINCT FROM`` leaves equal values alone; the rows it
+   writes carry a provisional, negative ``seq`` (minus their place in this
+   transaction), returned by ``RETURNING``: that is how the changed points
+   are known.
+4. Upsert the ledger rows (attempts added, a failure never demotes a finished
    row, the lease cleared).
 
 At commit (:meth:`PostgresTransaction.finish`) one last statement reserves a
 range of the commit sequence, ``UPDATE counters ... RETURNING``, and turns
-the provisional seqs into it. The counter's row lock is held until COMMIT, so
-the next writer's range is reserved only after this one is visible: sequence
-order is commit order (:meth:`~collector.storage.protocol.InsightStore.committed_after`).
+the provisional seqs of the rows written (found by their keys) into it; a
+transaction that wrote no point takes no range. The counter's row lock is held
+until COMMIT, so the next writer's range is reserved only after this one is
+visible: sequence order is commit order (:meth:`~collector.storage.protocol.InsightStore.committed_after`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
 from collector.clock import Clock
 from collector.model.outcome import Checkpoint, Outcome, latest_rows
 from collector.model.records import rfc3339
-from collector.model.rows import end_time_text
+from collector.model.rows import PointRow, SeriesKey
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
 
@@ -45,43 +51,63 @@ if TYPE_CHECKING:
     from psycopg import AsyncConnection, AsyncCursor
     from psycopg.rows import DictRow
 
-__all__ = ["DEFAULT_WRITE_METHOD", "STAGE", "WRITE_METHODS", "PostgresTransaction", "WriteMethod"]
+__all__ = [
+    "DEFAULT_WRITE_METHOD", "STAGE", "WRITE_METHODS", "PostgresTransaction", "SeriesIds",
+    "WriteMethod",
+]  # fmt: skip
 
 WriteMethod = Literal["copy", "values"]
 WRITE_METHODS: Final[tuple[WriteMethod, ...]] = ("copy", "values")
 # The faster of the two: 2.4-3 times VALUES' rate (docs/benchmarks.md, section 7).
 DEFAULT_WRITE_METHOD: Final[WriteMethod] = "copy"
 
-_POINT_COLUMNS: Final = (
-    "account_id, metric, period, end_time, dimensions, value, api_version, fetched_at"
-)
+_POINT_COLUMNS: Final = "series_id, end_ts, value, api_version, fetched_at, seq"
 
 # Per-connection scratch table for the copy method (made when a pool connection opens).
 STAGE: Final = """
 CREATE TEMP TABLE stage (
-    account_id TEXT COLLATE "C", metric TEXT COLLATE "C", period TEXT COLLATE "C",
-    end_time TEXT COLLATE "C", dimensions TEXT COLLATE "C", value NUMERIC, api_version TEXT, fetched_at TEXT, seq BIGINT)
+    series_id BIGINT, end_ts BIGINT, value NUMERIC, api_version TEXT, fetched_at TEXT,
+    seq BIGINT)
 """
 
 # Both methods end in this: a stored equal value (numerically) is not touched.
 _ON_CONFLICT: Final = """
-ON CONFLICT ON CONSTRAINT insights_identity DO UPDATE SET
+ON CONFLICT (series_id, end_ts) DO UPDATE SET
     value = excluded.value, api_version = excluded.api_version,
     fetched_at = excluded.fetched_at, seq = excluded.seq
-WHERE i.value IS DISTINCT FROM excluded.value
-RETURNING -i.seq AS ord
+WHERE p.value IS DISTINCT FROM excluded.value
+RETURNING -p.seq AS ord
 """
 
-# Rows are inserted in identity order: two writers lock shared rows in the same order.
+# Rows are inserted in key order: two writers lock shared rows in the same order.
 _FROM_STAGE: Final = f"""
-INSERT INTO insights AS i ({_POINT_COLUMNS}, seq)
-SELECT {_POINT_COLUMNS}, seq FROM stage
-ORDER BY account_id, metric, period, end_time, dimensions
+INSERT INTO points AS p ({_POINT_COLUMNS})
+SELECT {_POINT_COLUMNS} FROM stage ORDER BY series_id, end_ts
 {_ON_CONFLICT}
 """
 
-# Rows per multi-row INSERT: 9 parameters each, within the protocol's 65,535.
+# Rows per multi-row INSERT: 6 parameters each, within the protocol's 65,535.
 _VALUES_ROWS: Final = 1_000
+
+_SERIES_COLUMNS: Final = "id, account_id, metric, period, dimensions"
+_SERIES_OF_ACCOUNTS: Final = (
+    f"SELECT {_SERIES_COLUMNS} FROM series WHERE account_id = ANY(%s::text[])"
+)
+# Keys come sorted and go in in their order (WITH ORDINALITY): two writers adding the
+# same new series wait for each other's first one instead of deadlocking. A key another
+# transaction added meanwhile returns nothing here; _SERIES_OF_KEYS finds it after.
+_SERIES_INSERT: Final = f"""
+INSERT INTO series (account_id, metric, period, dimensions)
+SELECT a, m, p, d FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+    WITH ORDINALITY AS k (a, m, p, d, n) ORDER BY n
+ON CONFLICT (account_id, metric, period, dimensions) DO NOTHING
+RETURNING {_SERIES_COLUMNS}
+"""
+_SERIES_OF_KEYS: Final = """
+SELECT s.id, s.account_id, s.metric, s.period, s.dimensions
+FROM series AS s JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS k (a, m, p, d)
+  ON s.account_id = k.a AND s.metric = k.m AND s.period = k.p AND s.dimensions = k.d
+"""
 
 _LOCK_LEDGER: Final = """
 SELECT key, lease_owner, lease_token FROM ledger WHERE key = ANY(%s::text[])
@@ -103,12 +129,15 @@ ON CONFLICT (key) DO UPDATE SET
     lease_owner = NULL, lease_until = NULL
 """
 
-# The commit sequence: the transaction's last statement (see the module docstring).
+# The commit sequence: the transaction's last statement (see the module docstring). The
+# rows written are named by key: a search for seq < 0 is a scan of the whole table
+# whenever the planner lacks statistics (a new or freshly loaded store).
 _SEQUENCE: Final = """
 WITH reserved AS (
     UPDATE counters SET value = value + %(n)s WHERE name = 'insights' RETURNING value)
-UPDATE insights SET seq = reserved.value - %(n)s - insights.seq
-FROM reserved WHERE insights.seq < 0
+UPDATE points AS p SET seq = reserved.value - %(n)s - p.seq
+FROM reserved, unnest(%(series)s::bigint[], %(ends)s::bigint[]) AS w (series_id, end_ts)
+WHERE p.series_id = w.series_id AND p.end_ts = w.end_ts AND p.seq < 0
 """
 
 _CHECKPOINT: Final = """
@@ -126,9 +155,9 @@ ON CONFLICT (path) DO UPDATE SET committed_offset = excluded.committed_offset,
 @lru_cache(maxsize=8)
 def _values_insert(rows: int) -> str:
     """``INSERT ... VALUES`` of ``rows`` points, upserting like the copy method."""
-    row = "(%s, %s, %s, %s, %s, %s::numeric, %s, %s, %s)"
+    row = "(%s, %s, %s::numeric, %s, %s, %s)"
     return (
-        f"INSERT INTO insights AS i ({_POINT_COLUMNS}, seq) VALUES "
+        f"INSERT INTO points AS p ({_POINT_COLUMNS}) VALUES "
         + ", ".join([row] * rows)
         + _ON_CONFLICT
     )
@@ -142,6 +171,76 @@ def value_text(value: int | float) -> str:
     return str(value) if isinstance(value, int) else repr(value)
 
 
+class SeriesIds:
+    """Series key -> id for one store, kept for the store's life; shared by its transactions.
+
+    Series rows are never changed or deleted, so an id read from a committed
+    row stays right. Ids this store's open transaction inserted are forgotten
+    again if it rolls back (:meth:`rolled_back`), kept once it commits
+    (:meth:`committed`); the store calls one of the two after every
+    transaction, and runs one transaction at a time.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[SeriesKey, int] = {}
+        self._inserted: list[SeriesKey] = []  # by the open transaction
+
+    def committed(self) -> None:
+        """The open transaction committed: its inserted ids are now everyone's."""
+        self._inserted.clear()
+
+    def rolled_back(self) -> None:
+        """The open transaction rolled back: forget the ids it inserted."""
+        for key in self._inserted:
+            self._known.pop(key, None)
+        self._inserted.clear()
+
+    async def resolve(
+        self, cur: AsyncCursor[DictRow], rows: Sequence[PointRow]
+    ) -> dict[SeriesKey, int]:
+        """Series key -> id, holding every row's series; adds the series not stored yet.
+
+        Runs in the caller's open transaction (READ COMMITTED). Unknown series
+        are looked up by account (an account's every series at once: its next
+        answers need them), the rest inserted; a series another transaction
+        committed in between is read back after the insert skipped it.
+        """
+        known = self._known
+        missing = {key for row in rows if (key := (row[0], row[1], row[2], row[3])) not in known}
+        if not missing:
+            return known
+        await cur.execute(_SERIES_OF_ACCOUNTS, (sorted({key[0] for key in missing}),))
+        _learn(known, await cur.fetchall())
+        new = sorted(key for key in missing if key not in known)
+        if not new:
+            return known
+        await cur.execute(_SERIES_INSERT, _columns(new))
+        inserted = await cur.fetchall()
+        _learn(known, inserted)
+        self._inserted += [_key(r) for r in inserted]
+        lost = [key for key in new if key not in known]
+        if lost:
+            await cur.execute(_SERIES_OF_KEYS, _columns(lost))
+            _learn(known, await cur.fetchall())
+            if any(key not in known for key in lost):
+                raise RuntimeError("a series neither inserted nor found (not READ COMMITTED?)")
+        return known
+
+
+def _key(row: DictRow) -> SeriesKey:
+    return row["account_id"], row["metric"], row["period"], row["dimensions"]
+
+
+def _learn(into: dict[SeriesKey, int], found: Iterable[DictRow]) -> None:
+    for row in found:
+        into[_key(row)] = int(row["id"])
+
+
+def _columns(keys: Sequence[SeriesKey]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``keys`` as four arrays (account_id, metric, period, dimensions), for ``unnest``."""
+    return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys]
+
+
 class PostgresTransaction:
     """A :class:`~collector.storage.protocol.StoreTransaction` on one open transaction.
 
@@ -149,12 +248,17 @@ class PostgresTransaction:
     once its block has ended every method raises :class:`RuntimeError`.
     """
 
-    def __init__(self, conn: AsyncConnection[DictRow], clock: Clock, method: WriteMethod) -> None:
+    def __init__(
+        self, conn: AsyncConnection[DictRow], clock: Clock, method: WriteMethod, series: SeriesIds
+    ) -> None:
         self._conn = conn
         self._clock = clock
         self._method = method
+        self._series = series
         self._open = True
         self._issued = 0  # provisional seqs handed out: -1 .. -issued
+        # The keys (series_id, end_ts) of the rows written with a provisional seq.
+        self._written: tuple[list[int], list[int]] = ([], [])
 
     async def record_outcomes(
         self, outcomes: Sequence[Outcome], fence: Fence | None = None
@@ -176,17 +280,25 @@ class PostgresTransaction:
             outcomes = [o for o in outcomes if o.key in held]
         # The last copy of each identity wins, in the order the last copies arrived.
         unique, staged = latest_rows(outcomes)
-        base = self._issued
-        rows: list[_Row] = [
-            (r[0], r[1], r[2], end_time_text(r[4]), r[3], value_text(r[5]), r[6], r[7], -(base + i))
-            for i, r in enumerate(unique, 1)
-        ]
-        self._issued += len(rows)
-        if self._method == "copy":
-            ords = await _upsert_by_copy(cur, rows)
-        else:
-            ords = await _upsert_by_values(cur, rows)
-        changed = tuple(unique[o - base - 1] for o in sorted(ords))
+        changed: tuple[PointRow, ...] = ()
+        if unique:
+            ids = await self._series.resolve(cur, unique)
+            base = self._issued
+            rows: list[_Row] = [
+                (ids[r[0], r[1], r[2], r[3]], r[4], value_text(r[5]), r[6], r[7], -(base + i))
+                for i, r in enumerate(unique, 1)
+            ]
+            self._issued += len(rows)
+            rows.sort(key=_point_key)  # (series_id, end_ts): the order rows are locked in
+            if self._method == "copy":
+                ords = await _upsert_by_copy(cur, rows)
+            else:
+                ords = await _upsert_by_values(cur, rows)
+            changed = tuple([unique[o - base - 1] for o in sorted(ords)])
+            series_ids, ends = self._written
+            for r in changed:
+                series_ids.append(ids[r[0], r[1], r[2], r[3]])
+                ends.append(r[4])
         now = rfc3339(self._clock.now())
         ledger = [
             (o.key, o.account_id, o.app, ",".join(o.metrics), o.period, o.since, o.until,
@@ -215,8 +327,10 @@ class PostgresTransaction:
 
         Called by the store right before COMMIT, after :meth:`end`.
         """
-        if self._issued:
-            await self._conn.execute(_SEQUENCE, {"n": self._issued})
+        series_ids, ends = self._written
+        if series_ids:  # (nothing written: no sequence numbers to take)
+            params = {"n": self._issued, "series": series_ids, "ends": ends}
+            await self._conn.execute(_SEQUENCE, params)
 
     def _usable(self) -> AsyncConnection[DictRow]:
         if not self._open:
@@ -224,15 +338,18 @@ class PostgresTransaction:
         return self._conn
 
 
-_Row = tuple[object, ...]
+# (series_id, end_ts, value as NUMERIC text, api_version, fetched_at, provisional seq)
+_Row = tuple[int, int, str, str, str, int]
+
+
+def _point_key(row: _Row) -> tuple[int, int]:
+    return row[0], row[1]
 
 
 async def _upsert_by_copy(cur: AsyncCursor[DictRow], rows: list[_Row]) -> list[int]:
     """COPY ``rows`` into the connection's stage, upsert from it; the ords of the rows written."""
-    if not rows:
-        return []
     await cur.execute("TRUNCATE stage")
-    async with cur.copy(f"COPY stage ({_POINT_COLUMNS}, seq) FROM STDIN") as copy:
+    async with cur.copy(f"COPY stage ({_POINT_COLUMNS}) FROM STDIN") as copy:
         for row in rows:
             await copy.write_row(row)
     await cur.execute(_FROM_STAGE)
@@ -240,17 +357,10 @@ async def _upsert_by_copy(cur: AsyncCursor[DictRow], rows: list[_Row]) -> list[i
 
 
 async def _upsert_by_values(cur: AsyncCursor[DictRow], rows: list[_Row]) -> list[int]:
-    """Upsert ``rows`` by multi-row INSERTs; the ords of the rows written."""
+    """Upsert ``rows`` (in key order) by multi-row INSERTs; the ords of the rows written."""
     ords: list[int] = []
-    rows = sorted(rows, key=_identity_order)
     for start in range(0, len(rows), _VALUES_ROWS):
         chunk = rows[start : start + _VALUES_ROWS]
         await cur.execute(_values_insert(len(chunk)), [v for row in chunk for v in row])
         ords += [int(r["ord"]) for r in await cur.fetchall()]
     return ords
-
-
-def _identity_order(row: _Row) -> tuple[str, str, str, bool, str, str]:
-    """Sort key of a row's identity, as the copy method's ORDER BY (NULL end_time last)."""
-    account, metric, period, end_time, dimensions = (str(v) for v in row[:5])
-    return (account, metric, period, row[3] is None, end_time, dimensions)

@@ -16,7 +16,7 @@ from collector.errors import OutputError
 from collector.storage.postgres import PostgresStore, redact_url
 from collector.storage.postgres_schema import SCHEMA_VERSION, migrate
 from collector.storage.schema import SchemaError
-from tests.storage.helpers import commit, outcome, point
+from tests.storage.helpers import Abandon, commit, outcome, point
 
 # -- values and the commit sequence -------------------------------------------------------
 
@@ -50,6 +50,63 @@ async def test_commit_sequence_follows_commit_order_across_connections(
     finally:
         await early.close()
         await late.close()
+
+
+# -- series ids (schema version 3) ---------------------------------------------------------
+
+
+async def test_a_series_of_a_rolled_back_transaction_is_stored_again(
+    pg_store: PostgresStore,
+) -> None:
+    """A series first met in a transaction that rolls back is not remembered: the next
+    transaction with it inserts it again, and its point is stored."""
+    with pytest.raises(Abandon):
+        async with pg_store.transaction() as tx:
+            await tx.record_outcomes([outcome("k1", (point(1, metric="fresh"),))])
+            raise Abandon
+    assert await commit(pg_store, outcome("k2", (point(2, metric="fresh"),))) == (
+        point(2, metric="fresh"),
+    )
+    assert await pg_store.points() == [point(2, metric="fresh")]
+
+
+async def test_two_stores_adding_one_new_series_at_once_share_it(
+    pg_url: str, pg_schema: str, manual_clock: ManualClock
+) -> None:
+    """While one store's transaction holds a new series uncommitted, another store adding
+    the same series waits, then finds it: one series row, both points' values kept."""
+    first = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
+    second = await PostgresStore.open(pg_url, clock=manual_clock, schema=pg_schema)
+    try:
+        async with first.transaction() as tx:
+            await tx.record_outcomes([outcome("a", (point(1, metric="shared"),))])
+            other = asyncio.create_task(
+                commit(second, outcome("b", (point(2, metric="shared", end_time=None),)))
+            )
+            await _until_waiting_on_a_lock(pg_url)
+        assert await other == (point(2, metric="shared", end_time=None),)
+        with psycopg.connect(pg_url, options=f"-c search_path={pg_schema}") as conn:
+            assert conn.execute("SELECT count(*) FROM series").fetchone() == (1,)
+        assert {p.value for p in await first.points()} == {1, 2}
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def _until_waiting_on_a_lock(pg_url: str) -> None:
+    """Return once a session waits on a lock to insert a series (give up after 10 s)."""
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        for _ in range(1_000):
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                " AND query LIKE '%INSERT INTO series%'"
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0] > 0:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("no session waited on a lock")
 
 
 # -- opening, schema and location --------------------------------------------------------
