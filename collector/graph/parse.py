@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Container, Iterable, Iterator
+from sys import intern
 from typing import Any
 
 from collector.errors import BadResponse
@@ -69,6 +70,10 @@ def rows_from_body(
         period = entry.get("period")
         if not isinstance(period, str):
             raise BadResponse(f"insights entry {name!r} without a period")
+        # One string object per name across answers: the rows, the store's series cache
+        # and the NDJSON encoder's identity checks then share it (orjson makes a new one
+        # per answer).
+        name, period = intern(name), intern(period)
         if "total_value" in entry:
             for dims, value in _total(entry["total_value"]):
                 rows.append(

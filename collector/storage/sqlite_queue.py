@@ -34,6 +34,7 @@ from collector.storage.queue import (
     job_info,
     worker_info,
 )
+from collector.storage.upsert import padded
 
 __all__ = ["SqliteQueue"]
 
@@ -176,7 +177,7 @@ class SqliteQueue:
         changed = 0
         it = iter(keys)
         async with self._immediate() as db:
-            while chunk := list(islice(it, 500)):
+            while chunk := padded(list(islice(it, 512))):  # a few statement sizes: padded()
                 cursor = await db.execute(sql.format(",".join("?" * len(chunk))), (*head, *chunk))
                 changed += cursor.rowcount
         return changed

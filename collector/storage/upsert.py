@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import count
-from typing import Final
+from typing import Final, TypeVar
 
 import aiosqlite
 
@@ -27,12 +27,14 @@ from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
 from collector.storage.schema import LEDGER_COLUMNS
 
-__all__ = ["SeriesIds", "upsert_outcomes"]
+__all__ = ["SeriesIds", "padded", "upsert_outcomes"]
+
+T = TypeVar("T")
 
 # Rows per multi-row INSERT of points: 6 variables each, within SQLite's limit of
 # variables per statement (999 before SQLite 3.32).
 _CHUNK: Final = 512 if sqlite3.sqlite_version_info >= (3, 32) else 128
-_SERIES_CHUNK: Final = 200  # series rows (4 variables) or accounts per statement
+_SERIES_CHUNK: Final = 128  # series rows (4 variables) or accounts per statement
 
 
 def _statement_rows(rows: int) -> int:
@@ -45,6 +47,39 @@ def _statement_rows(rows: int) -> int:
     leaves alone (the first copy made the stored value equal).
     """
     return max(8, 1 << (rows - 1).bit_length())
+
+
+def padded(items: Sequence[T]) -> list[T]:
+    """``items`` repeated at the end up to :func:`_statement_rows` of their count.
+
+    For statements whose size follows a batch (``IN (...)`` lists, multi-row
+    INSERTs that ignore duplicates): a few fixed sizes keep the sqlite3 module's
+    statement cache from filling with one statement per count (a 10,000-account
+    pull grew by tens of MiB so).
+    """
+    out = list(items)
+    if out:
+        out += out[-1:] * (_statement_rows(len(out)) - len(out))
+    return out
+
+
+@lru_cache(maxsize=16)
+def _select_series(accounts: int) -> str:
+    marks = ",".join("?" * accounts)
+    return (
+        "SELECT id, account_id, metric, period, dimensions FROM series"
+        f" WHERE account_id IN ({marks})"
+    )
+
+
+@lru_cache(maxsize=16)
+def _insert_series(rows: int) -> str:
+    """Insert ``rows`` series; repeats of one (padding) are ignored, the new ones returned."""
+    return (
+        "INSERT INTO series (account_id, metric, period, dimensions) VALUES "
+        + ",".join(["(?,?,?,?)"] * rows)
+        + " ON CONFLICT DO NOTHING RETURNING id, account_id, metric, period, dimensions"
+    )
 
 
 @lru_cache(maxsize=16)
@@ -85,11 +120,12 @@ class SeriesIds:
     right; ids learned by inserting inside a transaction are forgotten again if
     it rolls back (:meth:`rolled_back`), and kept once it commits (:meth:`committed`).
     Memory stays bounded: past :data:`MAX_KNOWN` ids the cache starts afresh
-    between transactions (10,000 accounts hold ~400,000 series; the accounts in
-    flight are a few hundred, and a forgotten one costs one SELECT to learn again).
+    between transactions (10,000 accounts hold ~1,500,000 series; the accounts in
+    flight are a few hundred, and a forgotten one costs one SELECT to learn again;
+    20,000 ids kept the 10,000-account pull's peak RSS where it was before schema 3).
     """
 
-    MAX_KNOWN: Final = 50_000
+    MAX_KNOWN: Final = 20_000
 
     def __init__(self) -> None:
         self._known: dict[SeriesKey, int] = {}
@@ -120,21 +156,15 @@ class SeriesIds:
             return known
         accounts = sorted({key[0] for key in missing})
         for start in range(0, len(accounts), _SERIES_CHUNK):
-            chunk = accounts[start : start + _SERIES_CHUNK]
-            sql = (
-                "SELECT id, account_id, metric, period, dimensions FROM series"
-                f" WHERE account_id IN ({','.join('?' * len(chunk))})"
-            )
+            chunk = padded(accounts[start : start + _SERIES_CHUNK])
+            sql = _select_series(len(chunk))
             _learn(known, await db.execute_fetchall(sql, chunk))
         new = sorted(key for key in missing if key not in known)
         for start in range(0, len(new), _SERIES_CHUNK):
             keys = new[start : start + _SERIES_CHUNK]
-            sql = (
-                "INSERT INTO series (account_id, metric, period, dimensions) VALUES "
-                + ",".join(["(?,?,?,?)"] * len(keys))
-                + " RETURNING id, account_id, metric, period, dimensions"
-            )
-            _learn(known, await db.execute_fetchall(sql, [f for key in keys for f in key]))
+            sql = _insert_series(_statement_rows(len(keys)))
+            values = [f for key in padded(keys) for f in key]
+            _learn(known, await db.execute_fetchall(sql, values))
             self._inserted += keys
         return known
 
@@ -196,8 +226,8 @@ async def _within_fence(
     """Split ``outcomes`` into those whose lease ``fence`` still holds, and the others' keys."""
     held: dict[str, int] = {}
     keys = [o.key for o in outcomes]
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for start in range(0, len(keys), 512):
+        chunk = padded(keys[start : start + 512])
         sql = (
             "SELECT key, lease_token FROM ledger WHERE lease_owner = ? AND state = 'pending'"
             f" AND key IN ({','.join('?' * len(chunk))})"

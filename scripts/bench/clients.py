@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import hmac
 import json
@@ -247,6 +248,8 @@ def run_collector(
     else:
         if tune_gc:
             speed.tune_gc()
+            if os.environ.get("IG_BENCH_GC"):  # an experiment: other thresholds after the freeze
+                gc.set_threshold(*(int(n) for n in os.environ["IG_BENCH_GC"].split(",")))
         summary = speed.run(pull())
     return {
         "requests": summary.calls,

@@ -148,16 +148,15 @@ class NdjsonTable:
         names = [c.name for c in self._columns]
         cells = [batch[name] for name in names]
         text = self._text
-        lines = []
+        write = self._file.write  # buffered: each line goes out as it is made (orjson's
+        # output holds a 4 KiB block, so a batch of them kept in a list costs 4 KiB a line)
         for row in zip(*cells, strict=True):
             record = {
                 name: text[name](value) if name in text and value is not None else value
                 for name, value in zip(names, row, strict=True)
                 if value is not None or not self._omit_null
             }
-            lines.append(orjson.dumps(record))
-        if lines:
-            self._file.write(b"\n".join(lines) + b"\n")
+            write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
 
     def close(self) -> None:
         self._file.close()
