@@ -81,10 +81,13 @@ async def open_work(
     """Enqueue the run's job (no ``mode``), or look up what ``mode`` works."""
     apps = [app.name for app in config.apps]
     if mode is None:
-        keys: set[str] = set()
+        # Only the daemon's work looks at which keys are its own (RunWork.observe): a
+        # plain run does not keep them (780,000 keys of a 2-year 10,000-account pull
+        # held ~100 MiB).
+        keys: set[str] | None = set() if work is not None else None
         job = await enqueue_run(queue, config, specs, work, keys=keys)
         info = await job_info(queue, job)
-        return OpenedWork(_job_done(queue, job), None, info.finished, keys, "run")
+        return OpenedWork(_job_done(queue, job), None, info.finished, keys or (), "run")
     if mode.mode == "job" and mode.job is not None:
         info = await job_info(queue, mode.job)
         return OpenedWork(_job_done(queue, mode.job), info.total, info.finished, (), "run")
