@@ -36,7 +36,7 @@ visible: sequence order is commit order (:meth:`~collector.storage.protocol.Insi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -46,6 +46,7 @@ from collector.model.records import rfc3339
 from collector.model.rows import PointRow, SeriesKey
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
+from collector.storage.series import SeriesCache
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection, AsyncCursor
@@ -171,29 +172,9 @@ def value_text(value: int | float) -> str:
     return str(value) if isinstance(value, int) else repr(value)
 
 
-class SeriesIds:
-    """Series key -> id for one store, kept for the store's life; shared by its transactions.
-
-    Series rows are never changed or deleted, so an id read from a committed
-    row stays right. Ids this store's open transaction inserted are forgotten
-    again if it rolls back (:meth:`rolled_back`), kept once it commits
-    (:meth:`committed`); the store calls one of the two after every
-    transaction, and runs one transaction at a time.
-    """
-
-    def __init__(self) -> None:
-        self._known: dict[SeriesKey, int] = {}
-        self._inserted: list[SeriesKey] = []  # by the open transaction
-
-    def committed(self) -> None:
-        """The open transaction committed: its inserted ids are now everyone's."""
-        self._inserted.clear()
-
-    def rolled_back(self) -> None:
-        """The open transaction rolled back: forget the ids it inserted."""
-        for key in self._inserted:
-            self._known.pop(key, None)
-        self._inserted.clear()
+class SeriesIds(SeriesCache):
+    """The PostgreSQL store's series ids (:class:`~collector.storage.series.SeriesCache`),
+    shared by the store's transactions."""
 
     async def resolve(
         self, cur: AsyncCursor[DictRow], rows: Sequence[PointRow]
@@ -205,35 +186,29 @@ class SeriesIds:
         answers need them), the rest inserted; a series another transaction
         committed in between is read back after the insert skipped it.
         """
-        known = self._known
-        missing = {key for row in rows if (key := (row[0], row[1], row[2], row[3])) not in known}
+        known = self.known
+        missing = self.missing((row[0], row[1], row[2], row[3]) for row in rows)
         if not missing:
             return known
         await cur.execute(_SERIES_OF_ACCOUNTS, (sorted({key[0] for key in missing}),))
-        _learn(known, await cur.fetchall())
+        self.learn(_ids(await cur.fetchall()))
         new = sorted(key for key in missing if key not in known)
         if not new:
             return known
         await cur.execute(_SERIES_INSERT, _columns(new))
-        inserted = await cur.fetchall()
-        _learn(known, inserted)
-        self._inserted += [_key(r) for r in inserted]
+        self.learn(_ids(await cur.fetchall()), inserted=True)
         lost = [key for key in new if key not in known]
         if lost:
             await cur.execute(_SERIES_OF_KEYS, _columns(lost))
-            _learn(known, await cur.fetchall())
+            self.learn(_ids(await cur.fetchall()))
             if any(key not in known for key in lost):
                 raise RuntimeError("a series neither inserted nor found (not READ COMMITTED?)")
         return known
 
 
-def _key(row: DictRow) -> SeriesKey:
-    return row["account_id"], row["metric"], row["period"], row["dimensions"]
-
-
-def _learn(into: dict[SeriesKey, int], found: Iterable[DictRow]) -> None:
+def _ids(found: Iterable[DictRow]) -> Iterator[tuple[SeriesKey, int]]:
     for row in found:
-        into[_key(row)] = int(row["id"])
+        yield (row["account_id"], row["metric"], row["period"], row["dimensions"]), int(row["id"])
 
 
 def _columns(keys: Sequence[SeriesKey]) -> tuple[list[str], list[str], list[str], list[str]]:

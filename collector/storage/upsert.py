@@ -14,7 +14,7 @@ nothing here begins, commits or rolls back.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import count
 from typing import Final, TypeVar
@@ -26,6 +26,7 @@ from collector.model.rows import PointRow, SeriesKey
 from collector.storage.protocol import PointChanges
 from collector.storage.queue import Fence
 from collector.storage.schema import LEDGER_COLUMNS
+from collector.storage.series import SeriesCache
 
 __all__ = ["SeriesIds", "padded", "upsert_outcomes"]
 
@@ -113,33 +114,8 @@ ON CONFLICT (key) DO UPDATE SET
 """
 
 
-class SeriesIds:
-    """Series key -> id for one connection, kept for the store's life.
-
-    Series rows are never changed or deleted, so an id once committed stays
-    right; ids learned by inserting inside a transaction are forgotten again if
-    it rolls back (:meth:`rolled_back`), and kept once it commits (:meth:`committed`).
-    Memory stays bounded: past :data:`MAX_KNOWN` ids the cache starts afresh
-    between transactions (10,000 accounts hold ~1,500,000 series; the accounts in
-    flight are a few hundred, and a forgotten one costs one SELECT to learn again;
-    20,000 ids kept the 10,000-account pull's peak RSS where it was before schema 3).
-    """
-
-    MAX_KNOWN: Final = 20_000
-
-    def __init__(self) -> None:
-        self._known: dict[SeriesKey, int] = {}
-        self._inserted: list[SeriesKey] = []  # by the open transaction
-
-    def committed(self) -> None:
-        self._inserted.clear()
-        if len(self._known) > self.MAX_KNOWN:
-            self._known.clear()
-
-    def rolled_back(self) -> None:
-        for key in self._inserted:
-            self._known.pop(key, None)
-        self._inserted.clear()
+class SeriesIds(SeriesCache):
+    """The SQLite store's series ids (:class:`~collector.storage.series.SeriesCache`)."""
 
     async def resolve(
         self, db: aiosqlite.Connection, keys: Iterable[SeriesKey]
@@ -148,30 +124,28 @@ class SeriesIds:
 
         Unknown series are looked up by account (the account's every series is
         learned at once: its next answers need them), and what is still missing
-        is inserted.
+        is inserted (the caller's transaction holds SQLite's write lock: no other
+        writer can add one in between).
         """
-        known = self._known
-        missing = set(keys).difference(known)
+        missing = self.missing(keys)
         if not missing:
-            return known
+            return self.known
         accounts = sorted({key[0] for key in missing})
         for start in range(0, len(accounts), _SERIES_CHUNK):
             chunk = padded(accounts[start : start + _SERIES_CHUNK])
-            sql = _select_series(len(chunk))
-            _learn(known, await db.execute_fetchall(sql, chunk))
-        new = sorted(key for key in missing if key not in known)
+            self.learn(_ids(await db.execute_fetchall(_select_series(len(chunk)), chunk)))
+        new = sorted(key for key in missing if key not in self.known)
         for start in range(0, len(new), _SERIES_CHUNK):
             keys = new[start : start + _SERIES_CHUNK]
             sql = _insert_series(_statement_rows(len(keys)))
             values = [f for key in padded(keys) for f in key]
-            _learn(known, await db.execute_fetchall(sql, values))
-            self._inserted += keys
-        return known
+            self.learn(_ids(await db.execute_fetchall(sql, values)), inserted=True)
+        return self.known
 
 
-def _learn(into: dict[SeriesKey, int], found: Iterable[sqlite3.Row]) -> None:
+def _ids(found: Iterable[sqlite3.Row]) -> Iterator[tuple[SeriesKey, int]]:
     for r in found:
-        into[(r["account_id"], r["metric"], r["period"], r["dimensions"])] = int(r["id"])
+        yield (r["account_id"], r["metric"], r["period"], r["dimensions"]), int(r["id"])
 
 
 async def upsert_outcomes(
