@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from pathlib import Path
 
@@ -72,3 +73,27 @@ def test_schema_with_sqlite_is_a_usage_error(tmp_path: Path) -> None:
     """``--schema`` belongs to a PostgreSQL store: with ``--sqlite`` it is exit 2."""
     assert main(["db", "upgrade", "--sqlite", str(tmp_path / "x.sqlite"), "--schema", "s"]) == 2
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_upgrade_migrates_a_version_2_sqlite_file_keeping_its_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file the collector wrote at schema 2 (tests/fixtures) is brought to the current
+    version in place, and its insights view has every row the old table had."""
+    path = tmp_path / "old.sqlite"
+    with gzip.open(Path(__file__).parent.parent / "fixtures" / "store_v2.sqlite.gz") as packed:
+        path.write_bytes(packed.read())
+    with sqlite3.connect(path) as db:
+        before = sorted(db.execute("SELECT * FROM insights").fetchall(), key=repr)
+    assert main(["db", "upgrade", "--sqlite", str(path)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith(f"schema version {SQLITE_VERSION} (upgraded from 2)")
+    )
+    with sqlite3.connect(path) as db:
+        columns = (
+            "account_id, metric, period, end_time, dimensions, value, api_version, fetched_at, seq"
+        )
+        after = sorted(db.execute(f"SELECT {columns} FROM insights").fetchall(), key=repr)
+    assert len(after) == 2187 and after == before
