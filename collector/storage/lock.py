@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def _acquire(output: Path, path: Path, shared: bool) -> int:
     try:
         fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "queue workers"
+        holder = _holder(fd)
         os.close(fd)
         raise OutputBusy(
             f"{output} is being written by {holder}; fix: use `ig-collector pull` to add "
@@ -117,3 +118,17 @@ def _acquire(output: Path, path: Path, shared: bool) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{holder}\n".encode(), 0)
     return fd
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock of ``fd``, as the holder wrote it.
+
+    A holder writes its line just after it takes the lock: a file still empty is
+    read again for up to a tenth of a second before it is called "another process".
+    """
+    for _ in range(10):
+        text = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+        if text:
+            return text
+        time.sleep(0.01)
+    return "another process"
