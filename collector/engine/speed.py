@@ -4,11 +4,12 @@
   and ``IG_COLLECTOR_LOOP`` is not ``asyncio``; the standard loop otherwise. The
   run summary names the loop that ran (:func:`loop_name`).
 - The cyclic GC (:func:`tune_gc`): a run keeps tens of thousands of long-lived
-  objects (config, plan, caches, aiohttp) and makes hundreds of short-lived
-  containers per answer; with the default thresholds every few answers start a
-  collection that walks the long-lived ones again (10-25 % of the CPU,
-  docs/benchmarks.md). ``gc.freeze()`` after start-up moves what exists into a
-  generation the collector never walks, and for a job that ends (``run``,
+  objects (config, plan, caches, aiohttp) and makes a few hundred short-lived
+  containers per answer (the JSON's dicts; a point is a tuple since issue 17,
+  when the GC's share fell from 0.6 to 0.14 ms a request with Python's own
+  settings, and to 0.02 with these: docs/benchmarks.md, section 9, where the
+  difference in CPU is within the machine's noise). ``gc.freeze()`` after
+  start-up moves what exists into a generation the collector never walks, and for a job that ends (``run``,
   ``pull --wait``) a first threshold of 50,000 lets the answers' garbage (freed
   by reference counting anyway: JSON holds no cycles) pass between
   collections. A process that never ends (``daemon``, ``worker``) keeps
