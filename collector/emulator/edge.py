@@ -100,6 +100,17 @@ def graph_error(
     return EdgeAnswer(status if status is not None else _status_for(code), {"error": error})
 
 
+def expired_token(expires_at: float, now: float) -> EdgeAnswer:
+    """Meta's answer to a token that expired at ``expires_at`` (190, subcode 463)."""
+    return graph_error(
+        190,
+        "Error validating access token: Session has expired on "
+        f"{pacific.pacific_text(expires_at)}. The current time is "
+        f"{pacific.pacific_text(now)}.",
+        subcode=463,
+    )
+
+
 def token_of(req: EdgeRequest) -> str | None:
     """The access token: the ``access_token`` parameter, else ``Authorization: Bearer|OAuth X``."""
     token = req.params.get("access_token")
@@ -177,13 +188,7 @@ def check_token(scenario: Scenario, req: EdgeRequest, now: float) -> Bearer | Ed
     if info is None:
         return graph_error(190, "Invalid OAuth access token - Cannot parse access token")
     if info.expires_at != 0 and info.expires_at <= now:
-        return graph_error(
-            190,
-            "Error validating access token: Session has expired on "
-            f"{pacific.pacific_text(info.expires_at)}. The current time is "
-            f"{pacific.pacific_text(now)}.",
-            subcode=463,
-        )
+        return expired_token(info.expires_at, now)
     app = scenario.app(info.app)
     if app.login != req.host:
         # Instagram API with Instagram Login: its user tokens work on graph.instagram.com

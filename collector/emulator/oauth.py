@@ -28,8 +28,13 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from collector.emulator import pacific
-from collector.emulator.edge import EdgeAnswer, EdgeRequest, graph_error, token_of
+from collector.emulator.edge import (
+    EdgeAnswer,
+    EdgeRequest,
+    expired_token,
+    graph_error,
+    token_of,
+)
 from collector.emulator.scenario import Scenario, TokenInfo
 
 LONG_LIVED_S = 5_184_000  # SPEC 8: "expires_in ~5,184,000" (60 days)
@@ -106,13 +111,7 @@ def _usable(scenario: Scenario, token: str | None, now: float) -> TokenInfo | Ed
     if info is None:
         return graph_error(190, INVALID_TOKEN)
     if info.expires_at != 0 and info.expires_at <= now:
-        return graph_error(
-            190,
-            "Error validating access token: Session has expired on "
-            f"{pacific.pacific_text(info.expires_at)}. The current time is "
-            f"{pacific.pacific_text(now)}.",
-            subcode=463,
-        )
+        return expired_token(info.expires_at, now)
     return info
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
@@ -243,9 +242,9 @@ async def run_once(
         stats = await _work(pool, feed, stop, grace_s)
         connections = runtime.connections_opened
     summary = _summary(
-        stats, planned, skipped, minimum, writer.stats, time.monotonic() - started, config
-    )
-    summary = dataclasses.replace(summary, event_loop=speed.loop_name(), connections=connections)
+        stats, planned, skipped, minimum, writer.stats, time.monotonic() - started, config,
+        connections,
+    )  # fmt: skip
     log.info("run_summary", **summary.event_fields())
     return summary
 
@@ -350,6 +349,7 @@ def _summary(
     written: WriterStats,
     duration: float,
     config: Config,
+    connections: int,
 ) -> RunSummary:
     return RunSummary(
         planned=planned,
@@ -370,4 +370,6 @@ def _summary(
         duration_s=duration,
         ndjson=str(config.output.ndjson) if config.output.ndjson else None,
         sqlite=str(config.output.sqlite),
+        event_loop=speed.loop_name(),
+        connections=connections,
     )

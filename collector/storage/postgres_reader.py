@@ -5,19 +5,19 @@ connection of its own (autocommit, rows by column name, the store's schema on
 the search path). The SQL is :mod:`collector.storage.reader`'s with psycopg's
 ``%s`` placeholder, on the ``insights`` view (schema version 3); a server-side
 cursor streams the points in chunks, so an export of the whole store never holds
-it in memory. The account list reads the base tables: one row per series rather
-than a join of every point.
+it in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from collector.model.records import Point
 from collector.storage.postgres import point_of
 from collector.storage.reader import (
     CHUNK,
+    SELECT_ACCOUNTS,
     SELECT_ANSWERED,
     SELECT_POINTS,
     SELECT_SERIES,
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
     from psycopg.rows import DictRow
 
 __all__ = ["PostgresPointReader"]
-
-# Every account with a stored point. A series commits with its first point, so every
-# series has one; the EXISTS (an index probe per series) keeps the answer exact regardless.
-_ACCOUNTS: Final = """
-SELECT DISTINCT s.account_id FROM series AS s
-WHERE EXISTS (SELECT 1 FROM points AS p WHERE p.series_id = s.id)
-ORDER BY s.account_id
-"""
 
 
 class PostgresPointReader:
@@ -68,7 +60,7 @@ class PostgresPointReader:
 
     async def accounts(self) -> list[str]:
         """Every account with a stored point, sorted."""
-        cur = await self._conn.execute(_ACCOUNTS)
+        cur = await self._conn.execute(SELECT_ACCOUNTS)
         return [str(row["account_id"]) for row in await cur.fetchall()]
 
     async def answered(self, account_id: str) -> list[Answer]:

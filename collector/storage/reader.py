@@ -56,7 +56,13 @@ SELECT_SERIES: Final = (
     " ORDER BY metric, period, dimensions"
 )
 
-SELECT_ACCOUNTS: Final = "SELECT DISTINCT account_id FROM insights ORDER BY account_id"
+# Every account with a stored point, from the base tables (schema 3): one row per series
+# rather than the view's join of every point. A series commits with its first point, so
+# every series has one; the EXISTS (an index probe per series) keeps the answer exact.
+SELECT_ACCOUNTS: Final = (
+    "SELECT DISTINCT s.account_id AS account_id FROM series AS s"
+    " WHERE EXISTS (SELECT 1 FROM points AS p WHERE p.series_id = s.id) ORDER BY s.account_id"
+)
 
 # The account's answered requests: their metrics (comma-joined) and window edges.
 SELECT_ANSWERED: Final = (

@@ -104,11 +104,11 @@ def batches(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
     out: list[list[Outcome]] = [[]]
     points = 0
     for o in outcomes:
-        if out[-1] and (len(out[-1]) >= MAX_OUTCOMES or points + len(o.points) > MAX_POINTS):
+        if out[-1] and (len(out[-1]) >= MAX_OUTCOMES or points + len(o.rows) > MAX_POINTS):
             out.append([])
             points = 0
         out[-1].append(o)
-        points += len(o.points)
+        points += len(o.rows)
     return out
 
 
@@ -216,7 +216,7 @@ class Backends:
 
 async def main_async(args: argparse.Namespace) -> None:
     outcomes = truth_outcomes(args.accounts, args.days)
-    total = sum(len(o.points) for o in outcomes)
+    total = sum(len(o.rows) for o in outcomes)
     passes = [batches(outcomes), batches(outcomes), batches(changed(outcomes))]
     kinds = ["sqlite", *(f"postgres {m}" for m in WRITE_METHODS)]
     best: dict[str, list[float]] = {}
